@@ -19,7 +19,8 @@ SECCOMP_LIBS  := -lseccomp
 CRITERION_LIBS := -lcriterion
 
 DAEMON_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
-DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)
+GEN_POLICY  := $(BUILD)/gen/policy_text.c
+DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/policy_text.o
 LIB_SRCS    := $(wildcard src/lib/*.c)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CTL_SRCS    := $(wildcard src/ctl/*.c)
@@ -52,6 +53,15 @@ test: deps
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The policy text is compiled in: what a reviewer reads in policy/ is what runs.
+$(GEN_POLICY): policy/worker.seccomp policy/worker.uring scripts/embed-policy.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed-policy.sh policy/worker.seccomp policy/worker.uring > $@
+
+$(BUILD)/obj/gen/policy_text.o: $(GEN_POLICY)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(DAEMON): $(BUILD)/obj/src/main.o $(DAEMON_OBJS)
 	@mkdir -p $(dir $@)

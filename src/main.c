@@ -1,9 +1,12 @@
 /* iouringd entry point: options, signal set-up, the io_uring probe, then the
  * supervisor. Steps and messages follow §16-§17 in their order. */
+#include "check.h"
 #include "log.h"
 #include "options.h"
 #include "probe.h"
 #include "supervisor.h"
+
+#include <iouringd/protocol.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -50,6 +53,10 @@ int main(int argc, char **argv)
     case IOD_PARSE_VERSION:
         printf("iouringd %s (protocol 1.12)\n", IOURINGD_VERSION);
         return 0;
+    case IOD_PARSE_CHECK:
+        return iod_check_run(stdout);
+    case IOD_PARSE_DUMP_POLICY:
+        return iod_check_dump_policy(stdout);
     case IOD_PARSE_NO_ARGS:
         return 2;
     case IOD_PARSE_USAGE:
@@ -77,5 +84,15 @@ int main(int argc, char **argv)
         iod_line("iouringd: %s\n", msg);
         return 1;
     }
-    return iod_supervisor_run(&o, &probe, sig_fd);
+    /* Implementation-specific set-up between steps 6 and 7 (§17). */
+    static struct iod_sandbox sandbox;
+    const char *what;
+    ret = iod_sandbox_prepare(&sandbox, o.seccomp_log, o.worker_user, o.openat_root, &what);
+    if (ret < 0) {
+        iod_line("iouringd: %s failed: %s\n", what, strerror(-ret));
+        return 1;
+    }
+    if (o.openat_root && !probe.openat2)
+        probe.op_mask &= ~IOURINGD_OP_OPENAT; /* OPENAT would need OPENAT2 */
+    return iod_supervisor_run(&o, &probe, &sandbox, sig_fd);
 }

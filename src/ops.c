@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -273,14 +274,33 @@ int iod_ops_prepare(struct iod_session *s, struct iod_task *t, const uint8_t *ms
     case IOURINGD_TASK_OPENAT: {
         struct iouringd_openat_request r;
         memcpy(&r, msg, sizeof r);
-        t->data = dup_bytes(msg + 28, r.path_length);
-        if (t->data == NULL)
-            return -ENOMEM;
         /* O_CLOEXEC is meaningless for a direct descriptor and the kernel
          * refuses it there; every other flag passes unchanged. */
-        io_uring_prep_openat_direct(sqe, s->cfg.openat_dirfd, (const char *)t->data,
-                                    r.open_flags & ~O_CLOEXEC, r.open_mode,
-                                    (unsigned)p->new_slot);
+        int flags = r.open_flags & ~O_CLOEXEC;
+        if (!s->cfg.openat_beneath) {
+            t->data = dup_bytes(msg + 28, r.path_length);
+            if (t->data == NULL)
+                return -ENOMEM;
+            io_uring_prep_openat_direct(sqe, s->cfg.openat_dirfd, (const char *)t->data, flags,
+                                        r.open_mode, (unsigned)p->new_slot);
+        } else {
+            /* --openat-root: resolve beneath the root, never through magic
+             * links. openat2 refuses a mode without O_CREAT/O_TMPFILE, which
+             * openat ignores; drop it so both behave the same. */
+            t->data = malloc(sizeof(struct open_how) + r.path_length);
+            if (t->data == NULL)
+                return -ENOMEM;
+            struct open_how how = {
+                .flags = (uint64_t)(uint32_t)flags,
+                .mode = (flags & (O_CREAT | __O_TMPFILE)) ? r.open_mode : 0,
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+            memcpy(t->data, &how, sizeof how);
+            memcpy(t->data + sizeof how, msg + 28, r.path_length);
+            io_uring_prep_openat2_direct(sqe, s->cfg.openat_dirfd,
+                                         (const char *)t->data + sizeof how,
+                                         (struct open_how *)(void *)t->data,
+                                         (unsigned)p->new_slot);
+        }
         t->new_slot = p->new_slot;
         t->new_id = iod_res_reserve_file(&s->res, p->new_slot);
         break;

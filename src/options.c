@@ -8,8 +8,10 @@
 const char iod_usage_text[] =
     "usage: iouringd [--ring-entries N] [--per-client-credits N] [--max-clients N]\n"
     "                [--max-clients-per-uid N] [--registered-fds N] [--registered-buffers N]\n"
-    "                [--io-bytes-max N] [--job-id N] [--trace-stderr] SOCKET_PATH\n"
-    "       iouringd --help | --version\n"
+    "                [--io-bytes-max N] [--job-id N] [--trace-stderr]\n"
+    "                [--seccomp-mode enforce|log] [--worker-user NAME] [--openat-root DIR]\n"
+    "                SOCKET_PATH\n"
+    "       iouringd --help | --version | --check | --dump-policy\n"
     "\n"
     "  --ring-entries N         2..4096, default 64: caps each worker ring (credits <= N-1)\n"
     "  --per-client-credits N   1..4095, default 32: credits per connection\n"
@@ -20,13 +22,30 @@ const char iod_usage_text[] =
     "  --io-bytes-max N         1..65535, default 4096: largest payload, buffer size\n"
     "  --job-id N               0..18446744073709551615: job_id=N in stderr lines\n"
     "  --trace-stderr           metrics and trace lines on stderr\n"
+    "  --seccomp-mode MODE      enforce (default): a forbidden syscall kills the worker;\n"
+    "                           log: it is only logged by the kernel\n"
+    "  --worker-user NAME       started as root: workers run as NAME's uid/gid\n"
+    "  --openat-root DIR        OPENAT paths resolve beneath DIR only\n"
     "  --help                   this text\n"
-    "  --version                version and protocol\n";
+    "  --version                version and protocol\n"
+    "  --check                  report whether io_uring, seccomp and ring restrictions\n"
+    "                           work here; exit 0 if all do, else 1\n"
+    "  --dump-policy            print the worker seccomp filter (libseccomp PFC)\n";
 
 struct valued_option {
     const char *name;
     uint64_t min, max;
-    size_t offset; /* of a uint32_t field, or SIZE_MAX for --job-id */
+    size_t offset; /* of a uint32_t field; SIZE_MAX for --job-id */
+};
+
+/* Options whose value is a string (any non-empty text). */
+static const struct {
+    const char *name;
+    size_t offset; /* of a const char * field */
+} string_options[] = {
+    {"--worker-user", offsetof(struct iod_options, worker_user)},
+    {"--openat-root", offsetof(struct iod_options, openat_root)},
+    {"--seccomp-mode", SIZE_MAX},
 };
 
 static const struct valued_option valued[] = {
@@ -83,6 +102,10 @@ enum iod_parse_result iod_options_parse(struct iod_options *o, int argc, char *c
             return IOD_PARSE_HELP;
         if (strcmp(argv[i], "--version") == 0)
             return IOD_PARSE_VERSION;
+        if (strcmp(argv[i], "--check") == 0)
+            return IOD_PARSE_CHECK;
+        if (strcmp(argv[i], "--dump-policy") == 0)
+            return IOD_PARSE_DUMP_POLICY;
     }
     const char *path = argv[argc - 1];
     if (*path == '\0') {
@@ -93,6 +116,32 @@ enum iod_parse_result iod_options_parse(struct iod_options *o, int argc, char *c
         const char *a = argv[i];
         if (strcmp(a, "--trace-stderr") == 0) {
             o->trace_stderr = true;
+            continue;
+        }
+        int sk = -1;
+        for (size_t k = 0; k < sizeof string_options / sizeof string_options[0]; k++)
+            if (strcmp(a, string_options[k].name) == 0)
+                sk = (int)k;
+        if (sk >= 0) {
+            *bad_arg = a;
+            if (i + 1 >= argc - 1) {
+                *err = "missing value for";
+                return IOD_PARSE_USAGE;
+            }
+            const char *v = argv[++i];
+            if (*v == '\0') {
+                *err = "bad value for";
+                return IOD_PARSE_USAGE;
+            }
+            if (string_options[sk].offset == SIZE_MAX) {
+                if (strcmp(v, "enforce") != 0 && strcmp(v, "log") != 0) {
+                    *err = "bad value for";
+                    return IOD_PARSE_USAGE;
+                }
+                o->seccomp_log = strcmp(v, "log") == 0;
+            } else {
+                memcpy((char *)o + string_options[sk].offset, &v, sizeof v);
+            }
             continue;
         }
         const struct valued_option *opt = NULL;

@@ -17,6 +17,9 @@ struct iod_options {
     uint64_t job_id;
     bool has_job_id;
     bool trace_stderr;
+    bool seccomp_log;          /* --seccomp-mode log */
+    const char *worker_user;   /* --worker-user NAME, or NULL */
+    const char *openat_root;   /* --openat-root DIR, or NULL */
     const char *socket_path;
 };
 
@@ -24,6 +27,8 @@ enum iod_parse_result {
     IOD_PARSE_RUN,
     IOD_PARSE_HELP,
     IOD_PARSE_VERSION,
+    IOD_PARSE_CHECK,       /* --check: posture report */
+    IOD_PARSE_DUMP_POLICY, /* --dump-policy: the seccomp filter as PFC */
     IOD_PARSE_NO_ARGS, /* exit 2, print nothing (as 0.1) */
     IOD_PARSE_USAGE    /* exit 2 with usage; err names the argument */
 };

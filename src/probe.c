@@ -61,6 +61,7 @@ int iod_probe(uint32_t sq_entries, uint32_t nfiles, uint32_t nbufs, uint32_t buf
     for (unsigned bit = 0; bit < 12; bit++)
         if (io_uring_opcode_supported(p, opcode_of_bit[bit]))
             mask |= 1u << bit;
+    res->openat2 = io_uring_opcode_supported(p, IORING_OP_OPENAT2);
     io_uring_free_probe(p);
     if (mask == 0) {
         iod_ring_destroy(&r);

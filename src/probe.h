@@ -2,6 +2,7 @@
 #ifndef IOD_PROBE_H
 #define IOD_PROBE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -10,6 +11,7 @@ struct iod_probe_result {
     uint32_t op_mask;
     uint32_t sq_entries;
     uint32_t cq_entries;
+    bool openat2; /* IORING_OP_OPENAT2, needed by --openat-root */
 };
 
 /* 0 on success; otherwise the exit status (1) and `msg` holds the message

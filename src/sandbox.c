@@ -1,25 +1,118 @@
-/* Worker hardening. Each step is a function so the bring-up order is visible
- * in worker.c and testable on its own. */
+/* Worker hardening. The supervisor prepares the policy once; each worker
+ * applies it step by step right after fork. */
 #include "sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-int iod_sandbox_fds(int client_fd, int chan_fd)
+int iod_sandbox_prepare(struct iod_sandbox *sb, bool seccomp_log, const char *worker_user,
+                        const char *openat_root, const char **what)
 {
-    /* Park both above the targets first so neither dup2 clobbers the other. */
+    memset(sb, 0, sizeof *sb);
+    sb->root_fd = -1;
+    sb->seccomp_log = seccomp_log;
+    char err[128];
+    *what = "preparing worker sandbox";
+    if (iod_policy_load(&sb->policy, err, sizeof err) < 0)
+        return -EINVAL;
+    int ret = iod_policy_build_filter(&sb->policy,
+                                      seccomp_log ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS,
+                                      &sb->filter);
+    if (ret < 0)
+        return ret;
+    if (worker_user) {
+        *what = "resolving worker user";
+        errno = 0;
+        struct passwd *pw = getpwnam(worker_user);
+        if (pw == NULL)
+            return errno ? -errno : -ENOENT;
+        /* Only root can switch; anyone else asking for it is told so. */
+        if (geteuid() != 0)
+            return -EPERM;
+        sb->switch_user = true;
+        sb->uid = pw->pw_uid;
+        sb->gid = pw->pw_gid;
+    }
+    if (openat_root) {
+        *what = "opening openat root";
+        sb->root_fd = open(openat_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (sb->root_fd < 0)
+            return -errno;
+    }
+    return 0;
+}
+
+int iod_sandbox_fds(int client_fd, int chan_fd, int root_fd)
+{
+    /* Park everything above the targets first so no dup2 clobbers another. */
     int c = fcntl(client_fd, F_DUPFD, 16);
     int h = fcntl(chan_fd, F_DUPFD, 16);
-    if (c < 0 || h < 0)
+    int r = root_fd >= 0 ? fcntl(root_fd, F_DUPFD, 16) : -1;
+    if (c < 0 || h < 0 || (root_fd >= 0 && r < 0))
         return -errno;
     if (dup2(c, IOD_WORKER_CLIENT_FD) < 0 || dup2(h, IOD_WORKER_CHAN_FD) < 0)
         return -errno;
-    if (close_range(IOD_WORKER_CHAN_FD + 1, ~0U, 0) < 0)
+    if (r >= 0 && dup2(r, IOD_WORKER_ROOT_FD) < 0)
         return -errno;
+    /* fd 5 stays free for the ring. */
+    if (close_range(IOD_WORKER_RING_FD, IOD_WORKER_RING_FD, 0) < 0)
+        return -errno;
+    unsigned first = r >= 0 ? IOD_WORKER_ROOT_FD + 1 : IOD_WORKER_ROOT_FD;
+    if (close_range(first, ~0U, 0) < 0)
+        return -errno;
+    return 0;
+}
+
+static int set_limit(int resource, rlim_t value)
+{
+    struct rlimit rl;
+    if (getrlimit(resource, &rl) < 0)
+        return -errno;
+    /* Never raise: an unprivileged worker could not, and need not. */
+    if (rl.rlim_max != RLIM_INFINITY && value > rl.rlim_max)
+        value = rl.rlim_max;
+    rl.rlim_cur = rl.rlim_max = value;
+    return setrlimit(resource, &rl) < 0 ? -errno : 0;
+}
+
+int iod_sandbox_rlimits(uint32_t registered_fds, uint32_t registered_buffers,
+                        uint32_t io_bytes_max)
+{
+    int ret;
+    if ((ret = set_limit(RLIMIT_CORE, 0)) < 0)
+        return ret;
+    if ((ret = set_limit(RLIMIT_NPROC, 0)) < 0)
+        return ret;
+    /* The kernel refuses a fixed-file table larger than RLIMIT_NOFILE; the
+     * rest covers fds 0-6 and descriptors in flight in one recvmsg. */
+    if ((ret = set_limit(RLIMIT_NOFILE, (rlim_t)registered_fds + 64)) < 0)
+        return ret;
+    /* Registered buffers are pinned and charged to RLIMIT_MEMLOCK for
+     * unprivileged users; the ring itself adds a few pages. */
+    long page = sysconf(_SC_PAGESIZE);
+    rlim_t per_buf = ((rlim_t)io_bytes_max + (rlim_t)page - 1) / (rlim_t)page * (rlim_t)page;
+    rlim_t memlock = per_buf * registered_buffers + 1024 * 1024;
+    if ((ret = set_limit(RLIMIT_MEMLOCK, memlock)) < 0)
+        return ret;
+    return 0;
+}
+
+int iod_sandbox_user(const struct iod_sandbox *sb)
+{
+    if (!sb->switch_user)
+        return 0;
+    if (setgroups(0, NULL) < 0 || setgid(sb->gid) < 0 || setuid(sb->uid) < 0)
+        return -errno;
+    /* Must not be able to regain root. */
+    if (sb->uid != 0 && setuid(0) == 0)
+        return -EPERM;
     return 0;
 }
 
@@ -48,41 +141,18 @@ int iod_sandbox_process(pid_t supervisor)
     return 0;
 }
 
-static int set_limit(int resource, rlim_t value)
+int iod_sandbox_restrict_ring(struct iod_ring *r, const struct iod_policy *p)
 {
-    struct rlimit rl;
-    if (getrlimit(resource, &rl) < 0)
-        return -errno;
-    /* Never raise: an unprivileged worker could not, and need not. */
-    if (rl.rlim_max != RLIM_INFINITY && value > rl.rlim_max)
-        value = rl.rlim_max;
-    rl.rlim_cur = rl.rlim_max = value;
-    return setrlimit(resource, &rl) < 0 ? -errno : 0;
-}
-
-int iod_sandbox_rlimits(uint32_t registered_fds, uint32_t registered_buffers,
-                        uint32_t io_bytes_max)
-{
-    int ret;
-    if ((ret = set_limit(RLIMIT_CORE, 0)) < 0)
+    int ret = io_uring_register_restrictions(&r->ring, (struct io_uring_restriction *)p->res,
+                                             (unsigned)p->nres);
+    if (ret < 0)
         return ret;
-    if ((ret = set_limit(RLIMIT_NPROC, 0)) < 0)
-        return ret;
-    /* The kernel refuses a fixed-file table larger than RLIMIT_NOFILE; the
-     * rest covers fds 0-5 and descriptors in flight in one recvmsg. */
-    if ((ret = set_limit(RLIMIT_NOFILE, (rlim_t)registered_fds + 64)) < 0)
-        return ret;
-    /* Registered buffers are pinned and charged to RLIMIT_MEMLOCK for
-     * unprivileged users; the ring itself adds a few pages. */
-    long page = sysconf(_SC_PAGESIZE);
-    rlim_t per_buf = ((rlim_t)io_bytes_max + (rlim_t)page - 1) / (rlim_t)page * (rlim_t)page;
-    rlim_t memlock = per_buf * registered_buffers + 1024 * 1024;
-    if ((ret = set_limit(RLIMIT_MEMLOCK, memlock)) < 0)
-        return ret;
-    return 0;
-}
-
-int iod_sandbox_enable_ring(struct iod_ring *r)
-{
     return io_uring_enable_rings(&r->ring);
+}
+
+int iod_sandbox_seccomp(const struct iod_sandbox *sb)
+{
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return -errno;
+    return seccomp_load(sb->filter);
 }

@@ -1,28 +1,51 @@
 /* Worker confinement steps, in the order of DESIGN.md §1: exact fd set,
- * process attributes, rlimits, ring restrictions, no_new_privs + seccomp. */
+ * rlimits, worker user, process attributes, a restricted ring, then
+ * no_new_privs and seccomp. Each step is a function so worker.c shows the
+ * order and tests can run the real bring-up. */
 #ifndef IOD_SANDBOX_H
 #define IOD_SANDBOX_H
 
+#include <seccomp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "policy.h"
 #include "ring.h"
 
-/* Fixed descriptor numbers inside a worker. */
-#define IOD_WORKER_CLIENT_FD 3
-#define IOD_WORKER_CHAN_FD 4
+/* What the supervisor prepares once, before any worker exists. */
+struct iod_sandbox {
+    struct iod_policy policy;
+    scmp_filter_ctx filter;
+    bool seccomp_log;
+    bool switch_user;
+    uid_t uid;
+    gid_t gid;
+    int root_fd; /* --openat-root directory, -1 if none */
+};
 
-/* Moves the client socket and channel to fds 3 and 4 and closes everything
- * above them. 0 or -errno. */
-int iod_sandbox_fds(int client_fd, int chan_fd);
-/* Dies with the supervisor, not dumpable, ignores the signals that belong to
- * the supervisor's process group, and has an empty signal mask. */
-int iod_sandbox_process(pid_t supervisor);
+/* Builds the filter and resolves the worker user / openat root. 0, or -errno
+ * with `what` naming the failed step for the startup message. */
+int iod_sandbox_prepare(struct iod_sandbox *sb, bool seccomp_log, const char *worker_user,
+                        const char *openat_root, const char **what);
+
+/* Moves the client socket to 3, the channel to 4 and the openat root (if
+ * any) to 6, and closes every other descriptor above 2. 0 or -errno. */
+int iod_sandbox_fds(int client_fd, int chan_fd, int root_fd);
 /* RLIMIT_CORE 0, RLIMIT_NPROC 0, RLIMIT_NOFILE and RLIMIT_MEMLOCK sized for
- * the ring's tables. */
+ * the ring's tables. Runs while the worker may still lower hard limits. */
 int iod_sandbox_rlimits(uint32_t registered_fds, uint32_t registered_buffers,
                         uint32_t io_bytes_max);
-/* Enables a ring created with IORING_SETUP_R_DISABLED. */
-int iod_sandbox_enable_ring(struct iod_ring *r);
+/* setgroups/setgid/setuid to the worker user, if one is configured. */
+int iod_sandbox_user(const struct iod_sandbox *sb);
+/* Dies with the supervisor, not dumpable, ignores the signals that belong to
+ * the supervisor's process group, and has an empty signal mask. After the
+ * user switch, which would clear PDEATHSIG and dumpability. */
+int iod_sandbox_process(pid_t supervisor);
+/* Registers the restrictions of policy/worker.uring on a ring created with
+ * IORING_SETUP_R_DISABLED, then enables it. */
+int iod_sandbox_restrict_ring(struct iod_ring *r, const struct iod_policy *p);
+/* PR_SET_NO_NEW_PRIVS, then the seccomp filter. Last step. */
+int iod_sandbox_seccomp(const struct iod_sandbox *sb);
 
 #endif

@@ -200,6 +200,13 @@ static void handle_task(struct iod_session *s, uint16_t kind, const uint8_t *msg
     uint16_t prio = h.priority;
 
     int ret = iod_tasks_check_room(&s->tasks, info->credit);
+    if (ret < 0) {
+        /* Finished tasks may hold credits not yet returned: reap first, so
+         * only a truly exhausted client is refused (completions may precede
+         * any reply, §19). */
+        iod_session_reap(s);
+        ret = iod_tasks_check_room(&s->tasks, info->credit);
+    }
     if (ret == 0 && info->op_bit && !(s->cfg.op_mask & info->op_bit))
         ret = -ENOTSUP;
     struct iod_op_plan plan;

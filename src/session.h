@@ -36,6 +36,7 @@ struct iod_session_config {
     bool trace_stderr;
     char job_field[32];
     int openat_dirfd;      /* AT_FDCWD unless --openat-root */
+    bool openat_beneath;   /* OPENAT2 with RESOLVE_BENEATH under openat_dirfd */
 };
 
 enum iod_in_stage { IOD_IN_HANDSHAKE, IOD_IN_HEADER, IOD_IN_FIXED, IOD_IN_PAYLOAD };

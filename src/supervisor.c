@@ -68,6 +68,7 @@ struct pending {
 struct sup {
     const struct iod_options *o;
     const struct iod_probe_result *probe;
+    const struct iod_sandbox *sandbox;
     uint32_t credits, sq_entries;
     int lfd, sfd;
     pid_t pid;
@@ -78,6 +79,8 @@ struct sup {
     struct iod_stats_totals totals;
     uint64_t refused[REFUSE_COUNT];
     uint64_t refused_printed_sec[REFUSE_COUNT];
+    uint64_t sandbox_violations; /* workers killed by SIGSYS */
+    uint64_t crashes;            /* other abnormal worker ends */
     uint64_t round;
     bool round_active, next_round_wanted;
     uint64_t round_deadline;
@@ -293,7 +296,7 @@ static void spawn(int fd, uid_t uid, uint64_t conn)
     }
     if (pid == 0) {
         struct iod_worker_args a = {
-            .opt = S.o, .probe = S.probe, .client_fd = fd, .chan_fd = sp[1],
+            .opt = S.o, .probe = S.probe, .sandbox = S.sandbox, .client_fd = fd, .chan_fd = sp[1],
             .client_slot = (uint16_t)slot, .conn = conn, .supervisor_pid = S.pid};
         iod_worker_run(&a);
     }
@@ -394,6 +397,9 @@ static void reap(void)
         if (w == NULL)
             continue;
         uint32_t slot = (uint32_t)(w - S.w);
+        /* Its final report may still wait in the channel: read it first. */
+        if (w->chan >= 0)
+            on_channel(w);
         bool clean = WIFEXITED(st) && WEXITSTATUS(st) == IOD_WORKER_EXIT_OK && w->last.final;
         if (w->chan >= 0)
             close(w->chan);
@@ -404,10 +410,23 @@ static void reap(void)
         if (WIFEXITED(st) && WEXITSTATUS(st) == IOD_WORKER_EXIT_SETUP) {
             refuse(-1, REFUSE_WORKER_SETUP, w->uid, w->conn);
         } else if (WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+            S.crashes++;
             iod_line("iouringd worker pid=%ld%s conn=%" PRIu64 " client_slot=%u worker_pid=%ld"
                      " end=exit code=%d\n",
                      (long)S.pid, S.job, w->conn, slot, (long)pid, WEXITSTATUS(st));
         } else if (WIFSIGNALED(st)) {
+            if (WTERMSIG(st) == SIGSYS) {
+                /* The seccomp filter killed it: a sandbox violation, told
+                 * apart from crashes and logged with who was served. */
+                S.sandbox_violations++;
+                iod_line("iouringd sandbox pid=%ld%s conn=%" PRIu64 " client_slot=%u"
+                         " worker_pid=%ld uid=%u event=violation signal=%d"
+                         " violations_total=%" PRIu64 "\n",
+                         (long)S.pid, S.job, w->conn, slot, (long)pid, (unsigned)w->uid,
+                         SIGSYS, S.sandbox_violations);
+            } else if (!w->killed) {
+                S.crashes++;
+            }
             iod_line("iouringd worker pid=%ld%s conn=%" PRIu64 " client_slot=%u worker_pid=%ld"
                      " end=signal code=%d\n",
                      (long)S.pid, S.job, w->conn, slot, (long)pid, WTERMSIG(st));
@@ -581,11 +600,12 @@ static void on_listener(void)
 }
 
 int iod_supervisor_run(const struct iod_options *o, const struct iod_probe_result *probe,
-                       int sig_fd)
+                       const struct iod_sandbox *sandbox, int sig_fd)
 {
     memset(&S, 0, sizeof S);
     S.o = o;
     S.probe = probe;
+    S.sandbox = sandbox;
     S.sfd = sig_fd;
     S.pid = getpid();
     S.credits = iod_options_credits(o);

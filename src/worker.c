@@ -21,18 +21,37 @@ __attribute__((noreturn)) static void setup_failed(void)
     _exit(IOD_WORKER_EXIT_SETUP);
 }
 
-static int bring_up_ring(const struct iod_worker_args *a, struct iod_ring *ring)
+int iod_worker_bring_up(const struct iod_worker_args *a, struct iod_ring *ring)
 {
     const struct iod_options *o = a->opt;
-    int ret = iod_ring_create(ring, iod_options_sq_entries(o), IORING_SETUP_R_DISABLED);
+    const struct iod_sandbox *sb = a->sandbox;
+    int ret;
+
+    /* Step 1: exact fd set, rlimits (while we may still set them), the
+     * worker user, then the attributes a credential change would reset. */
+    if ((ret = iod_sandbox_fds(a->client_fd, a->chan_fd, sb->root_fd)) < 0 ||
+        (ret = iod_sandbox_rlimits(o->registered_fds, o->registered_buffers,
+                                   o->io_bytes_max)) < 0 ||
+        (ret = iod_sandbox_user(sb)) < 0 || (ret = iod_sandbox_process(a->supervisor_pid)) < 0)
+        return ret;
+
+    /* Step 2: the private ring, disabled until its tables and restrictions
+     * are in place. The seccomp policy names its descriptor number. */
+    ret = iod_ring_create(ring, iod_options_sq_entries(o), IORING_SETUP_R_DISABLED);
     if (ret < 0)
         return ret;
+    if (ring->ring.ring_fd != IOD_WORKER_RING_FD)
+        return -EBADF;
     enum iod_ring_step step;
     ret = iod_ring_register_tables(ring, o->registered_fds, o->registered_buffers,
                                    o->io_bytes_max, &step);
     if (ret < 0)
         return ret;
-    return iod_sandbox_enable_ring(ring);
+    if ((ret = iod_sandbox_restrict_ring(ring, &sb->policy)) < 0)
+        return ret;
+
+    /* Step 3: no new privileges, then seccomp, last. */
+    return iod_sandbox_seccomp(sb);
 }
 
 static void serve(struct iod_session *s)
@@ -73,16 +92,8 @@ static void serve(struct iod_session *s)
 void iod_worker_run(const struct iod_worker_args *a)
 {
     const struct iod_options *o = a->opt;
-
-    /* Step 1: exact fd set, process attributes, rlimits. */
-    if (iod_sandbox_fds(a->client_fd, a->chan_fd) < 0 ||
-        iod_sandbox_process(a->supervisor_pid) < 0 ||
-        iod_sandbox_rlimits(o->registered_fds, o->registered_buffers, o->io_bytes_max) < 0)
-        setup_failed();
-
-    /* Step 2: the private ring, disabled until its tables are in place. */
     static struct iod_ring ring;
-    if (bring_up_ring(a, &ring) < 0)
+    if (iod_worker_bring_up(a, &ring) < 0)
         setup_failed();
 
     struct iod_session_config cfg = {
@@ -98,7 +109,8 @@ void iod_worker_run(const struct iod_worker_args *a)
         .conn = a->conn,
         .supervisor_pid = (long)a->supervisor_pid,
         .trace_stderr = o->trace_stderr,
-        .openat_dirfd = AT_FDCWD,
+        .openat_dirfd = a->sandbox->root_fd >= 0 ? IOD_WORKER_ROOT_FD : AT_FDCWD,
+        .openat_beneath = a->sandbox->root_fd >= 0,
     };
     iod_job_field(cfg.job_field, sizeof cfg.job_field, o->has_job_id, o->job_id);
 
