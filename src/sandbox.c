@@ -82,13 +82,17 @@ static int set_limit(int resource, rlim_t value)
     return setrlimit(resource, &rl) < 0 ? -errno : 0;
 }
 
-int iod_sandbox_rlimits(uint32_t registered_fds, uint32_t registered_buffers,
-                        uint32_t io_bytes_max)
+int iod_sandbox_rlimits(const struct iod_sandbox *sb, uint32_t registered_fds,
+                        uint32_t registered_buffers, uint32_t io_bytes_max)
 {
     int ret;
     if ((ret = set_limit(RLIMIT_CORE, 0)) < 0)
         return ret;
-    if ((ret = set_limit(RLIMIT_NPROC, 0)) < 0)
+    /* The kernel also counts io-wq threads against RLIMIT_NPROC for a
+     * non-root user, so 0 there would cancel every operation io_uring runs
+     * in a worker thread (OPENAT, blocking reads). Process creation is
+     * denied by seccomp either way (no fork, clone, clone3, vfork). */
+    if (!sb->switch_user && (ret = set_limit(RLIMIT_NPROC, 0)) < 0)
         return ret;
     /* The kernel refuses a fixed-file table larger than RLIMIT_NOFILE; the
      * rest covers fds 0-6 and descriptors in flight in one recvmsg. */

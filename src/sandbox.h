@@ -32,10 +32,11 @@ int iod_sandbox_prepare(struct iod_sandbox *sb, bool seccomp_log, const char *wo
 /* Moves the client socket to 3, the channel to 4 and the openat root (if
  * any) to 6, and closes every other descriptor above 2. 0 or -errno. */
 int iod_sandbox_fds(int client_fd, int chan_fd, int root_fd);
-/* RLIMIT_CORE 0, RLIMIT_NPROC 0, RLIMIT_NOFILE and RLIMIT_MEMLOCK sized for
- * the ring's tables. Runs while the worker may still lower hard limits. */
-int iod_sandbox_rlimits(uint32_t registered_fds, uint32_t registered_buffers,
-                        uint32_t io_bytes_max);
+/* RLIMIT_CORE 0, RLIMIT_NPROC 0 (root workers only, see sandbox.c),
+ * RLIMIT_NOFILE and RLIMIT_MEMLOCK sized for the ring's tables. Runs before
+ * the user switch, while hard limits can still be set. */
+int iod_sandbox_rlimits(const struct iod_sandbox *sb, uint32_t registered_fds,
+                        uint32_t registered_buffers, uint32_t io_bytes_max);
 /* setgroups/setgid/setuid to the worker user, if one is configured. */
 int iod_sandbox_user(const struct iod_sandbox *sb);
 /* Dies with the supervisor, not dumpable, ignores the signals that belong to
