@@ -14,6 +14,8 @@ static size_t record_size(uint16_t type)
     case IOD_CHAN_STATS_QUERY: return sizeof(struct iod_chan_header);
     case IOD_CHAN_COLLECT: return sizeof(struct iod_chan_collect);
     case IOD_CHAN_STATS_ANSWER: return sizeof(struct iod_chan_stats_answer);
+    case IOD_CHAN_COUNTERS_QUERY: return sizeof(struct iod_chan_header);
+    case IOD_CHAN_COUNTERS_ANSWER: return sizeof(struct iod_chan_counters_answer);
     default: return 0;
     }
 }
@@ -84,13 +86,14 @@ int iod_chan_validate_from_worker(const union iod_chan_record *r, size_t len,
     *why = NULL;
     if (len < sizeof(struct iod_chan_header))
         return bad(why, "short_record");
-    if (r->hdr.type != IOD_CHAN_SNAPSHOT && r->hdr.type != IOD_CHAN_STATS_QUERY)
+    if (r->hdr.type != IOD_CHAN_SNAPSHOT && r->hdr.type != IOD_CHAN_STATS_QUERY &&
+        r->hdr.type != IOD_CHAN_COUNTERS_QUERY)
         return bad(why, "unknown_type");
     if (len != record_size(r->hdr.type) || r->hdr.length != len)
         return bad(why, "bad_length");
     if (r->hdr.reserved != 0)
         return bad(why, "reserved");
-    if (r->hdr.type == IOD_CHAN_STATS_QUERY)
+    if (r->hdr.type != IOD_CHAN_SNAPSHOT)
         return 0;
 
     const struct iod_chan_snapshot *s = &r->snapshot;
@@ -136,7 +139,8 @@ int iod_chan_validate_from_supervisor(const union iod_chan_record *r, size_t len
 {
     if (len < sizeof(struct iod_chan_header))
         return -EBADMSG;
-    if (r->hdr.type != IOD_CHAN_COLLECT && r->hdr.type != IOD_CHAN_STATS_ANSWER)
+    if (r->hdr.type != IOD_CHAN_COLLECT && r->hdr.type != IOD_CHAN_STATS_ANSWER &&
+        r->hdr.type != IOD_CHAN_COUNTERS_ANSWER)
         return -EBADMSG;
     if (len != record_size(r->hdr.type) || r->hdr.length != len || r->hdr.reserved != 0)
         return -EBADMSG;

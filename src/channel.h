@@ -16,6 +16,9 @@ enum iod_chan_type {
     IOD_CHAN_STATS_QUERY = 2,  /* worker -> supervisor: its client sent GET_STATS */
     IOD_CHAN_COLLECT = 3,      /* supervisor -> worker: report counters for a round */
     IOD_CHAN_STATS_ANSWER = 4, /* supervisor -> worker: the daemon-wide stats result */
+    /* 5 and 6 are unused. */
+    IOD_CHAN_COUNTERS_QUERY = 7,  /* worker -> supervisor: its client asked for counters */
+    IOD_CHAN_COUNTERS_ANSWER = 8, /* supervisor -> worker: struct iouringd_daemon_counters */
 };
 
 /* Why a connection ended, reported by the worker in its final snapshot. */
@@ -70,8 +73,14 @@ struct iod_chan_stats_answer {
     struct iouringd_stats_result stats;
 };
 
+struct iod_chan_counters_answer {
+    struct iod_chan_header hdr;
+    struct iouringd_daemon_counters counters;
+};
+
 union iod_chan_record {
     struct iod_chan_header hdr;
+    struct iod_chan_counters_answer counters;
     struct iod_chan_snapshot snapshot;
     struct iod_chan_collect collect;
     struct iod_chan_stats_answer answer;

@@ -8,7 +8,7 @@
 const char iod_usage_text[] =
     "usage: iouringd [--ring-entries N] [--per-client-credits N] [--max-clients N]\n"
     "                [--max-clients-per-uid N] [--registered-fds N] [--registered-buffers N]\n"
-    "                [--io-bytes-max N] [--job-id N] [--trace-stderr]\n"
+    "                [--io-bytes-max N] [--job-id N] [--trace-stderr] [--quiet]\n"
     "                [--seccomp-mode enforce|log] [--worker-user NAME] [--openat-root DIR]\n"
     "                SOCKET_PATH\n"
     "       iouringd --help | --version | --check | --dump-policy\n"
@@ -22,6 +22,7 @@ const char iod_usage_text[] =
     "  --io-bytes-max N         1..65535, default 4096: largest payload, buffer size\n"
     "  --job-id N               0..18446744073709551615: job_id=N in stderr lines\n"
     "  --trace-stderr           metrics and trace lines on stderr\n"
+    "  --quiet                  no lifecycle log (start, admissions, worker exits, shutdown)\n"
     "  --seccomp-mode MODE      enforce (default): a forbidden syscall kills the worker;\n"
     "                           log: it is only logged by the kernel\n"
     "  --worker-user NAME       started as root: workers run as NAME's uid/gid\n"
@@ -116,6 +117,10 @@ enum iod_parse_result iod_options_parse(struct iod_options *o, int argc, char *c
         const char *a = argv[i];
         if (strcmp(a, "--trace-stderr") == 0) {
             o->trace_stderr = true;
+            continue;
+        }
+        if (strcmp(a, "--quiet") == 0) {
+            o->quiet = true;
             continue;
         }
         int sk = -1;

@@ -18,6 +18,7 @@ struct iod_options {
     bool has_job_id;
     bool trace_stderr;
     bool seccomp_log;          /* --seccomp-mode log */
+    bool quiet;                /* --quiet: no lifecycle log */
     const char *worker_user;   /* --worker-user NAME, or NULL */
     const char *openat_root;   /* --openat-root DIR, or NULL */
     const char *socket_path;

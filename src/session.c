@@ -420,10 +420,10 @@ static void handle_register_buffer(struct iod_session *s, const uint8_t *msg)
     reply_resource(s, id, 0, s->res.free_bufs);
 }
 
-static void handle_get_stats(struct iod_session *s)
+static void handle_get_stats(struct iod_session *s, enum iod_chan_type query)
 {
     union iod_chan_record r;
-    iod_chan_init(&r, IOD_CHAN_STATS_QUERY);
+    iod_chan_init(&r, query);
     if (iod_chan_send(s->chan_fd, &r) < 0) {
         iod_session_fail(s);
         return;
@@ -432,12 +432,12 @@ static void handle_get_stats(struct iod_session *s)
     s->waiting_stats = true;
 }
 
-void iod_session_on_stats_answer(struct iod_session *s, const struct iouringd_stats_result *r)
+void iod_session_on_stats_answer(struct iod_session *s, const void *r, size_t len)
 {
     if (!s->waiting_stats)
         return;
     s->waiting_stats = false;
-    queue(s, r, sizeof *r, NULL, 0);
+    queue(s, r, len, NULL, 0);
 }
 
 static void handle_get_trace(struct iod_session *s, const uint8_t *msg)
@@ -508,7 +508,8 @@ static void process_message(struct iod_session *s)
         case IOURINGD_CONTROL_REGISTER_FD: handle_register_fd(s); break;
         case IOURINGD_CONTROL_RELEASE_RESOURCE: handle_release(s, s->in); break;
         case IOURINGD_CONTROL_REGISTER_BUFFER: handle_register_buffer(s, s->in); break;
-        case IOURINGD_CONTROL_GET_STATS: handle_get_stats(s); break;
+        case IOURINGD_CONTROL_GET_STATS: handle_get_stats(s, IOD_CHAN_STATS_QUERY); break;
+        case IOURINGD_EXT_GET_DAEMON_COUNTERS: handle_get_stats(s, IOD_CHAN_COUNTERS_QUERY); break;
         case IOURINGD_CONTROL_GET_TRACE: handle_get_trace(s, s->in); break;
         default: violation(s); return;
         }
@@ -668,8 +669,10 @@ int iod_session_on_channel(struct iod_session *s)
             return -1; /* the supervisor is gone or broken: nothing to serve */
         if (r.hdr.type == IOD_CHAN_COLLECT)
             iod_session_on_collect(s, r.collect.round);
+        else if (r.hdr.type == IOD_CHAN_STATS_ANSWER)
+            iod_session_on_stats_answer(s, &r.answer.stats, sizeof r.answer.stats);
         else
-            iod_session_on_stats_answer(s, &r.answer.stats);
+            iod_session_on_stats_answer(s, &r.counters.counters, sizeof r.counters.counters);
     }
 }
 

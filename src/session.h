@@ -77,7 +77,8 @@ bool iod_session_wants_write(const struct iod_session *s);
 void iod_session_on_readable(struct iod_session *s);
 void iod_session_on_writable(struct iod_session *s);
 void iod_session_reap(struct iod_session *s);
-void iod_session_on_stats_answer(struct iod_session *s, const struct iouringd_stats_result *r);
+/* Queues the supervisor's answer (stats result or daemon counters). */
+void iod_session_on_stats_answer(struct iod_session *s, const void *r, size_t len);
 /* Answers a COLLECT (checking the client for POLLHUP first). */
 void iod_session_on_collect(struct iod_session *s, uint64_t round);
 

@@ -9,10 +9,15 @@
 #include "stats.h"
 #include "worker.h"
 
+#ifndef IOURINGD_VERSION
+#define IOURINGD_VERSION "0.0.0"
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +57,9 @@ struct wslot {
     struct iod_worker_counters last;
     uint64_t answered_round;
     uint64_t stats_round; /* round that answers its GET_STATS, 0 if none */
+    uint16_t stats_query; /* IOD_CHAN_STATS_QUERY or IOD_CHAN_COUNTERS_QUERY */
     bool killed;          /* killed by us for a malformed record */
+    uint64_t start_ns;
 };
 
 struct pending {
@@ -80,7 +87,9 @@ struct sup {
     uint64_t refused[REFUSE_COUNT];
     uint64_t refused_printed_sec[REFUSE_COUNT];
     uint64_t sandbox_violations; /* workers killed by SIGSYS */
-    uint64_t crashes;            /* other abnormal worker ends */
+    uint64_t admitted;
+    uint64_t exits[IOURINGD_EXIT_REASONS];
+    uint64_t start_ns;
     uint64_t round;
     bool round_active, next_round_wanted;
     uint64_t round_deadline;
@@ -114,6 +123,83 @@ static void print_metrics(const char *phase, const struct iouringd_stats_result 
     char line[IOD_LINE_MAX];
     size_t n = iod_stats_format_metrics(line, sizeof line, &m, st);
     iod_write_line(line, n);
+}
+
+/* The lifecycle log (README "Lifecycle log"): one logfmt line per event,
+ * always on unless --quiet. */
+static void lifecycle(const char *level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void lifecycle(const char *level, const char *event, const char *fmt, ...)
+{
+    if (S.o->quiet)
+        return;
+    char rest[IOD_LINE_MAX - 256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rest, sizeof rest, fmt, ap);
+    va_end(ap);
+    char job[40] = "";
+    if (S.o->has_job_id)
+        snprintf(job, sizeof job, " job_id=%" PRIu64, S.o->job_id);
+    iod_line("iouringd log level=%s event=%s pid=%ld%s%s%s\n", level, event, (long)S.pid, job,
+             *rest ? " " : "", rest);
+}
+
+static const char *const exit_names[IOURINGD_EXIT_REASONS] = {
+    "clean", "protocol_violation", "handshake_reject", "io_error",
+    "internal_error", "crash", "sandbox_violation", "malformed_record",
+};
+
+static void daemon_counters(struct iouringd_daemon_counters *dc)
+{
+    memset(dc, 0, sizeof *dc);
+    dc->struct_size = sizeof *dc;
+    dc->version = IOURINGD_DAEMON_COUNTERS_VERSION;
+    const struct iod_worker_counters *live[4096];
+    size_t n = 0;
+    for (uint32_t i = 0; i < S.nslots; i++)
+        if (S.w[i].used)
+            live[n++] = &S.w[i].last;
+    struct iod_worker_counters life;
+    iod_stats_aggregate(&S.totals, live, n, S.credits, &dc->stats, &life);
+    dc->admitted_total = S.admitted;
+    for (int i = 0; i < REFUSE_COUNT; i++)
+        dc->refused_total[i] = S.refused[i];
+    for (int i = 0; i < IOURINGD_EXIT_REASONS; i++)
+        dc->worker_exits_total[i] = S.exits[i];
+    dc->bytes_read_total = life.bytes_read;
+    dc->bytes_written_total = life.bytes_written;
+    dc->completions_ok_total = life.completions_ok;
+    dc->completions_error_total = life.completions_error;
+    dc->uptime_nsec = iod_now_ns() - S.start_ns;
+    dc->live_workers = S.live;
+    dc->max_clients = S.o->max_clients;
+    dc->seccomp_log_mode = S.o->seccomp_log ? 1 : 0;
+}
+
+/* Daemon-wide counters beyond the v1 metrics line, printed just before it
+ * with --trace-stderr so that line stays byte-compatible and last. */
+static void print_counters(const char *phase, const struct iouringd_daemon_counters *dc)
+{
+    if (!S.o->trace_stderr)
+        return;
+    char line[IOD_LINE_MAX];
+    int n = snprintf(line, sizeof line, "iouringd counters phase=%s pid=%ld%s admitted=%" PRIu64,
+                     phase, (long)S.pid, S.job, dc->admitted_total);
+    for (int i = 0; i < REFUSE_COUNT && n > 0 && (size_t)n < sizeof line; i++)
+        n += snprintf(line + n, sizeof line - (size_t)n, " refused_%s=%" PRIu64,
+                      refusal_names[i], dc->refused_total[i]);
+    for (int i = 0; i < IOURINGD_EXIT_REASONS && n > 0 && (size_t)n < sizeof line; i++)
+        n += snprintf(line + n, sizeof line - (size_t)n, " exits_%s=%" PRIu64, exit_names[i],
+                      dc->worker_exits_total[i]);
+    if (n > 0 && (size_t)n < sizeof line)
+        n += snprintf(line + n, sizeof line - (size_t)n,
+                      " bytes_read=%" PRIu64 " bytes_written=%" PRIu64 " completions_ok=%" PRIu64
+                      " completions_error=%" PRIu64 " seccomp_mode=%s\n",
+                      dc->bytes_read_total, dc->bytes_written_total, dc->completions_ok_total,
+                      dc->completions_error_total, dc->seccomp_log_mode ? "log" : "enforce");
+    if (n > 0)
+        iod_write_line(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
 static void kill_worker(struct wslot *w, const char *why)
@@ -190,8 +276,13 @@ static void finish_round(void)
             continue;
         w->stats_round = 0;
         union iod_chan_record r;
-        iod_chan_init(&r, IOD_CHAN_STATS_ANSWER);
-        r.answer.stats = st;
+        if (w->stats_query == IOD_CHAN_COUNTERS_QUERY) {
+            iod_chan_init(&r, IOD_CHAN_COUNTERS_ANSWER);
+            daemon_counters(&r.counters.counters);
+        } else {
+            iod_chan_init(&r, IOD_CHAN_STATS_ANSWER);
+            r.answer.stats = st;
+        }
         if (w->chan >= 0)
             (void)iod_chan_send(w->chan, &r);
     }
@@ -224,11 +315,12 @@ static void on_channel(struct wslot *w)
             kill_worker(w, why);
             return;
         }
-        if (r.hdr.type == IOD_CHAN_STATS_QUERY) {
+        if (r.hdr.type != IOD_CHAN_SNAPSHOT) {
             if (w->stats_round != 0) {
                 kill_worker(w, "second_stats_query");
                 return;
             }
+            w->stats_query = r.hdr.type;
             w->stats_round = request_round();
             continue;
         }
@@ -256,6 +348,8 @@ static void refuse(int fd, enum refusal why, uid_t uid, uint64_t conn)
     if (fd >= 0)
         close(fd);
     S.refused[why]++;
+    lifecycle("warn", "client_refused", "conn=%" PRIu64 " reason=%s uid=%u", conn,
+              refusal_names[why], (unsigned)uid);
     /* At most one line per reason per second; the count is never lost. */
     uint64_t sec = iod_now_ns() / 1000000000u + 1;
     if (S.refused_printed_sec[why] == sec)
@@ -313,7 +407,12 @@ static void spawn(int fd, uid_t uid, uint64_t conn)
     w->last.connected = 1;
     w->last.credits_remaining = S.credits;
     w->answered_round = S.round;
+    w->start_ns = iod_now_ns();
     S.live++;
+    S.admitted++;
+    lifecycle("info", "client_admitted",
+              "conn=%" PRIu64 " slot=%u worker_pid=%ld uid=%u credits=%u", conn, slot,
+              (long)pid, (unsigned)uid, S.credits);
 }
 
 static bool gone_workers_for(uid_t uid, enum refusal why)
@@ -407,29 +506,54 @@ static void reap(void)
         iod_stats_add_exited(&S.totals, &w->last, !clean);
         w->used = false;
         S.live--;
+        int reason = -1, sig = 0, code = 0;
         if (WIFEXITED(st) && WEXITSTATUS(st) == IOD_WORKER_EXIT_SETUP) {
             refuse(-1, REFUSE_WORKER_SETUP, w->uid, w->conn);
         } else if (WIFEXITED(st) && WEXITSTATUS(st) != 0) {
-            S.crashes++;
+            code = WEXITSTATUS(st);
+            reason = IOURINGD_EXIT_INTERNAL_ERROR;
             iod_line("iouringd worker pid=%ld%s conn=%" PRIu64 " client_slot=%u worker_pid=%ld"
                      " end=exit code=%d\n",
-                     (long)S.pid, S.job, w->conn, slot, (long)pid, WEXITSTATUS(st));
+                     (long)S.pid, S.job, w->conn, slot, (long)pid, code);
         } else if (WIFSIGNALED(st)) {
-            if (WTERMSIG(st) == SIGSYS) {
+            sig = WTERMSIG(st);
+            if (sig == SIGSYS) {
                 /* The seccomp filter killed it: a sandbox violation, told
                  * apart from crashes and logged with who was served. */
+                reason = IOURINGD_EXIT_SANDBOX_VIOLATION;
                 S.sandbox_violations++;
                 iod_line("iouringd sandbox pid=%ld%s conn=%" PRIu64 " client_slot=%u"
                          " worker_pid=%ld uid=%u event=violation signal=%d"
                          " violations_total=%" PRIu64 "\n",
                          (long)S.pid, S.job, w->conn, slot, (long)pid, (unsigned)w->uid,
                          SIGSYS, S.sandbox_violations);
-            } else if (!w->killed) {
-                S.crashes++;
+            } else {
+                reason = w->killed ? IOURINGD_EXIT_MALFORMED_RECORD : IOURINGD_EXIT_CRASH;
             }
             iod_line("iouringd worker pid=%ld%s conn=%" PRIu64 " client_slot=%u worker_pid=%ld"
                      " end=signal code=%d\n",
-                     (long)S.pid, S.job, w->conn, slot, (long)pid, WTERMSIG(st));
+                     (long)S.pid, S.job, w->conn, slot, (long)pid, sig);
+        } else {
+            static const int by_end[IOD_END_REASON_MAX] = {
+                [IOD_END_NONE] = IOURINGD_EXIT_INTERNAL_ERROR,
+                [IOD_END_CLEAN] = IOURINGD_EXIT_CLEAN,
+                [IOD_END_PROTOCOL] = IOURINGD_EXIT_PROTOCOL_VIOLATION,
+                [IOD_END_REJECT] = IOURINGD_EXIT_HANDSHAKE_REJECT,
+                [IOD_END_IO_ERROR] = IOURINGD_EXIT_IO_ERROR,
+                [IOD_END_INTERNAL] = IOURINGD_EXIT_INTERNAL_ERROR,
+            };
+            reason = by_end[w->last.end_reason];
+        }
+        if (reason >= 0) {
+            S.exits[reason]++;
+            uint64_t completed = w->last.completions;
+            if (!clean && completed < w->last.accepted_submits)
+                completed = w->last.accepted_submits;
+            lifecycle(reason == IOURINGD_EXIT_CLEAN ? "info" : "warn", "worker_exit",
+                      "conn=%" PRIu64 " slot=%u worker_pid=%ld reason=%s signal=%d code=%d"
+                      " tasks_completed=%" PRIu64 " duration_ms=%" PRIu64,
+                      w->conn, slot, (long)pid, exit_names[reason], sig, code, completed,
+                      (iod_now_ns() - w->start_ns) / 1000000u);
         }
     }
     if (S.pend.active && S.pend.waiting_exit)
@@ -473,6 +597,9 @@ __attribute__((noreturn)) static void shutdown_daemon(int sig, int status)
     S.round_active = false;
     struct iouringd_stats_result st;
     aggregate(&st);
+    struct iouringd_daemon_counters dc;
+    daemon_counters(&dc);
+    uint32_t workers = S.live;
 
     /* 3-4. kill and reap every worker */
     for (uint32_t i = 0; i < S.nslots; i++)
@@ -487,7 +614,10 @@ __attribute__((noreturn)) static void shutdown_daemon(int sig, int status)
             S.w[i].used = false;
         }
 
-    /* 5. the last line; 6. the socket path */
+    /* 5. the last lines; 6. the socket path */
+    lifecycle(status ? "warn" : "info", "shutdown", "signal=%d status=%d workers=%u", sig,
+              status, workers);
+    print_counters("shutdown", &dc);
     print_metrics("shutdown", &st);
     unlink(S.o->socket_path);
 
@@ -607,6 +737,7 @@ int iod_supervisor_run(const struct iod_options *o, const struct iod_probe_resul
     S.probe = probe;
     S.sandbox = sandbox;
     S.sfd = sig_fd;
+    S.start_ns = iod_now_ns();
     S.pid = getpid();
     S.credits = iod_options_credits(o);
     S.sq_entries = probe->sq_entries;
@@ -624,6 +755,15 @@ int iod_supervisor_run(const struct iod_options *o, const struct iod_probe_resul
     struct iouringd_stats_result zero;
     memset(&zero, 0, sizeof zero);
     zero.per_client_credit_limit = S.credits;
+    lifecycle("info", "start",
+              "version=%s socket=%s ring_entries=%u credits=%u sq_entries=%u max_clients=%u"
+              " max_clients_per_uid=%u registered_fds=%u registered_buffers=%u io_bytes_max=%u"
+              " seccomp_mode=%s worker_user=%s openat_root=%s features=0x%x op_mask=0x%x",
+              IOURINGD_VERSION, o->socket_path, o->ring_entries, S.credits, S.sq_entries,
+              o->max_clients, o->max_clients_per_uid, o->registered_fds, o->registered_buffers,
+              o->io_bytes_max, o->seccomp_log ? "log" : "enforce",
+              o->worker_user ? o->worker_user : "-", o->openat_root ? o->openat_root : "-",
+              probe->features, probe->op_mask);
     print_metrics("ready", &zero);
 
     static struct pollfd p[2 + 4096];

@@ -27,12 +27,18 @@ static const struct iod_kind_info kinds[] = {
     {IOURINGD_CONTROL_GET_TRACE, 32, 0, false, "control"},
 };
 
+/* The supervisor-answered extension (protocol.h), outside the v1 ranges. */
+static const struct iod_kind_info ext_counters = {IOURINGD_EXT_GET_DAEMON_COUNTERS, 16, 0,
+                                                  false, "control"};
+
 const struct iod_kind_info *iod_kind_lookup(uint16_t kind)
 {
     if (kind >= IOURINGD_TASK_NOP && kind < IOURINGD_TASK_KIND_MAX)
         return &kinds[kind - 1];
     if (kind >= IOURINGD_CONTROL_KIND_MIN && kind < IOURINGD_CONTROL_KIND_MAX)
         return &kinds[IOURINGD_TASK_KIND_MAX - 1 + (kind - IOURINGD_CONTROL_KIND_MIN)];
+    if (kind == IOURINGD_EXT_GET_DAEMON_COUNTERS)
+        return &ext_counters;
     return NULL;
 }
 

@@ -284,6 +284,55 @@ struct iouringd_trace_event {
     uint32_t reserved1;
 };
 
+
+/* ---- Extensions beyond v1.12 (docs/protocol-extensions.md) ----------------
+ * A supervisor-answered control kind outside the v1 ranges. A v1-only daemon
+ * disconnects on it at stage H, so a client sends it only when it can accept
+ * that (iouringctl falls back to GET_STATS). No v1 record changes. */
+#define IOURINGD_EXT_GET_DAEMON_COUNTERS 0x1001u /* 4097: header only, reserved0 0 */
+
+enum iouringd_refusal_reason {
+    IOURINGD_REFUSED_PEER_CREDENTIALS = 0,
+    IOURINGD_REFUSED_MAX_CLIENTS = 1,
+    IOURINGD_REFUSED_MAX_CLIENTS_PER_UID = 2,
+    IOURINGD_REFUSED_RESOURCES = 3,
+    IOURINGD_REFUSED_WORKER_SETUP = 4,
+    IOURINGD_REFUSED_REASONS = 5
+};
+
+enum iouringd_worker_exit_reason {
+    IOURINGD_EXIT_CLEAN = 0,              /* client left at a message boundary */
+    IOURINGD_EXIT_PROTOCOL_VIOLATION = 1, /* framing/descriptor violation, EOF mid-message */
+    IOURINGD_EXIT_HANDSHAKE_REJECT = 2,
+    IOURINGD_EXIT_IO_ERROR = 3,           /* read or write error on the client socket */
+    IOURINGD_EXIT_INTERNAL_ERROR = 4,     /* the worker failed and exited non-zero */
+    IOURINGD_EXIT_CRASH = 5,              /* killed by a signal the supervisor did not send */
+    IOURINGD_EXIT_SANDBOX_VIOLATION = 6,  /* killed by its seccomp filter (SIGSYS) */
+    IOURINGD_EXIT_MALFORMED_RECORD = 7,   /* killed by the supervisor for a bad channel record */
+    IOURINGD_EXIT_REASONS = 8
+};
+
+#define IOURINGD_DAEMON_COUNTERS_VERSION 1u
+
+/* Reply to IOURINGD_EXT_GET_DAEMON_COUNTERS: fresh like GET_STATS (§14). */
+struct iouringd_daemon_counters {
+    uint32_t struct_size; /* sizeof this record: 256 */
+    uint32_t version;     /* IOURINGD_DAEMON_COUNTERS_VERSION */
+    struct iouringd_stats_result stats;
+    uint64_t admitted_total;
+    uint64_t refused_total[8];      /* by enum iouringd_refusal_reason; rest 0 */
+    uint64_t worker_exits_total[8]; /* by enum iouringd_worker_exit_reason */
+    uint64_t bytes_read_total;      /* payload bytes read by SOCK/FILE_READ(_FIXED) */
+    uint64_t bytes_written_total;   /* bytes written by SOCK/FILE_WRITE(_FIXED) */
+    uint64_t completions_ok_total;  /* completions with res >= 0 */
+    uint64_t completions_error_total;
+    uint64_t uptime_nsec;
+    uint32_t live_workers;
+    uint32_t max_clients;
+    uint32_t seccomp_log_mode; /* 1 if --seccomp-mode log */
+    uint32_t reserved;
+};
+
 #if defined(__cplusplus)
 #define IOURINGD_STATIC_ASSERT static_assert
 #else
@@ -310,6 +359,7 @@ IOURINGD_STATIC_ASSERT(sizeof(struct iouringd_stats_result) == 56, "layout");
 IOURINGD_STATIC_ASSERT(sizeof(struct iouringd_trace_result) == 24, "layout");
 IOURINGD_STATIC_ASSERT(sizeof(struct iouringd_trace_event) == 48, "layout");
 IOURINGD_STATIC_ASSERT(offsetof(struct iouringd_completion, payload_length) == 22, "layout");
+IOURINGD_STATIC_ASSERT(sizeof(struct iouringd_daemon_counters) == 256, "layout");
 IOURINGD_STATIC_ASSERT(offsetof(struct iouringd_trace_event, reserved1) == 44, "layout");
 
 #ifdef __cplusplus
