@@ -31,13 +31,14 @@ INTEG_SRCS  := $(wildcard tests/integration/*.c) $(wildcard tests/helpers/*.c)
 INTEG_OBJS  := $(INTEG_SRCS:%.c=$(BUILD)/obj/%.o)
 
 DAEMON      := $(BUILD)/bin/iouringd
+CTL         := $(if $(CTL_SRCS),$(BUILD)/bin/iouringctl)
 CLIENT_LIB  := $(BUILD)/lib/libiouringd-client.a
 UNIT_BIN    := $(BUILD)/tests/unit
 INTEG_BIN   := $(BUILD)/tests/integration
 SECCOMP_RUN := $(BUILD)/tests/seccomp-run
 
 .PHONY: all deps run test check-build clean
-all: $(DAEMON) $(CLIENT_LIB)
+all: $(DAEMON) $(CLIENT_LIB) $(CTL)
 
 deps:
 	@sh scripts/install-deps.sh
@@ -67,6 +68,10 @@ $(DAEMON): $(BUILD)/obj/src/main.o $(DAEMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(URING_LIBS) $(SECCOMP_LIBS)
 
+$(BUILD)/bin/iouringctl: $(CTL_OBJS) $(CLIENT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^
+
 $(CLIENT_LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -86,4 +91,4 @@ $(SECCOMP_RUN): tests/tools/seccomp-run.c
 clean:
 	rm -rf $(BUILD)
 
--include $(DAEMON_OBJS:.o=.d) $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(INTEG_OBJS:.o=.d) $(BUILD)/obj/src/main.d
+-include $(DAEMON_OBJS:.o=.d) $(LIB_OBJS:.o=.d) $(CTL_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(INTEG_OBJS:.o=.d) $(BUILD)/obj/src/main.d
