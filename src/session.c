@@ -204,7 +204,7 @@ static void handle_task(struct iod_session *s, uint16_t kind, const uint8_t *msg
         /* Finished tasks may hold credits not yet returned: reap first, so
          * only a truly exhausted client is refused (completions may precede
          * any reply, §19). */
-        iod_session_reap(s);
+        iod_session_reap(s, true);
         ret = iod_tasks_check_room(&s->tasks, info->credit);
     }
     if (ret == 0 && info->op_bit && !(s->cfg.op_mask & info->op_bit))
@@ -299,15 +299,17 @@ static void complete_task(struct iod_session *s, struct iod_task *t, int32_t kre
     free(data);
 }
 
-void iod_session_reap(struct iod_session *s)
+void iod_session_reap(struct iod_session *s, bool flush)
 {
     struct io_uring *ring = &s->ring->ring;
     struct io_uring_cqe *cqe;
     for (;;) {
         if (io_uring_peek_cqe(ring, &cqe) != 0) {
-            /* Completions may wait as task work; flush them once. */
-            if (io_uring_get_events(ring) < 0 || io_uring_peek_cqe(ring, &cqe) != 0)
+            /* Completions may wait as task work; when asked, flush them
+             * once (a syscall, so not on every pass). */
+            if (!flush || io_uring_get_events(ring) < 0 || io_uring_peek_cqe(ring, &cqe) != 0)
                 break;
+            flush = false;
         }
         uint64_t ud = cqe->user_data;
         int32_t res = cqe->res;
@@ -689,7 +691,7 @@ void iod_session_drain(struct iod_session *s, int drain_ms)
     }
     uint64_t deadline = iod_now_ns() + (uint64_t)drain_ms * 1000000u;
     for (;;) {
-        iod_session_reap(s);
+        iod_session_reap(s, true);
         uint64_t now = iod_now_ns();
         if (s->tasks.outstanding == 0 || now >= deadline)
             break;

@@ -76,7 +76,9 @@ bool iod_session_wants_write(const struct iod_session *s);
 /* Event handlers; each may end the connection. */
 void iod_session_on_readable(struct iod_session *s);
 void iod_session_on_writable(struct iod_session *s);
-void iod_session_reap(struct iod_session *s);
+/* Handles every completion in the CQ; with `flush`, first runs pending
+ * task work (one io_uring_enter) if the CQ looks empty. */
+void iod_session_reap(struct iod_session *s, bool flush);
 /* Queues the supervisor's answer (stats result or daemon counters). */
 void iod_session_on_stats_answer(struct iod_session *s, const void *r, size_t len);
 /* Answers a COLLECT (checking the client for POLLHUP first). */

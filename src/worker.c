@@ -71,7 +71,7 @@ static void serve(struct iod_session *s)
             break;
         }
         if (p[2].revents)
-            iod_session_reap(s);
+            iod_session_reap(s, true);
         if (p[1].revents && iod_session_on_channel(s) < 0) {
             iod_session_end(s, IOD_END_INTERNAL);
             break;
@@ -84,7 +84,7 @@ static void serve(struct iod_session *s)
             /* Gone while we were not reading (backpressure, stats wait). */
             iod_session_end(s, IOD_END_CLEAN);
         /* Completions of what was just submitted, then one flush for all. */
-        iod_session_reap(s);
+        iod_session_reap(s, false);
         iod_session_on_writable(s);
     }
 }

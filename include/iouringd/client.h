@@ -245,6 +245,18 @@ int iouringd_get_trace_result(int fd, uint64_t after, uint32_t max_events,
                               struct iouringd_trace_event *events, size_t capacity,
                               size_t *count);
 
+/* ---- Extensions beyond v1.12 ------------------------------------------------------ */
+
+/* IOURINGD_EXT_GET_DAEMON_COUNTERS: sends the 16-byte header (kind 0x1001, reserved
+ * fields 0) and reads the 256-byte struct iouringd_daemon_counters into *out, which
+ * is filled whenever 256 bytes were read, also when the function then fails with
+ * EPROTO: struct_size ≠ 256 or version ≠ IOURINGD_DAEMON_COUNTERS_VERSION (the
+ * stream cannot be trusted after that; close the connection).
+ * A daemon without the extension (v1-only, or older) disconnects on this kind, which
+ * shows up as EPIPE (or ECONNRESET); the connection is then gone, so callers that
+ * want a fallback reconnect and use iouringd_get_stats. */
+int iouringd_get_daemon_counters(int fd, struct iouringd_daemon_counters *out);
+
 /* ---- Completions -------------------------------------------------------------- */
 
 /* A completion as returned to the caller: the wire record plus a handle to its

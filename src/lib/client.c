@@ -1145,6 +1145,20 @@ int iouringd_get_stats_result(int fd, struct iouringd_stats_result *result)
     return iouringd_get_stats(fd, result);
 }
 
+int iouringd_get_daemon_counters(int fd, struct iouringd_daemon_counters *out)
+{
+    if (fd < 0 || out == NULL)
+        return fail(EINVAL);
+    struct encoded e =
+        control((uint16_t)IOURINGD_EXT_GET_DAEMON_COUNTERS, sizeof(struct iouringd_request_header));
+    int r = request_reply(fd, &e, out, sizeof(*out));
+    if (r < 0)
+        return fail(-r);
+    if (out->struct_size != sizeof(*out) || out->version != IOURINGD_DAEMON_COUNTERS_VERSION)
+        return fail(EPROTO);
+    return 0;
+}
+
 /* Reads and drops n bytes: events that do not fit must still leave the stream. */
 static int discard(int fd, size_t n)
 {
