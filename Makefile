@@ -37,7 +37,10 @@ UNIT_BIN    := $(BUILD)/tests/unit
 INTEG_BIN   := $(BUILD)/tests/integration
 SECCOMP_RUN := $(BUILD)/tests/seccomp-run
 
-.PHONY: all deps run test check-build clean
+BENCH_BIN   := $(BUILD)/bench/bench
+BENCH_SECONDS ?= 2
+
+.PHONY: all deps run test bench clean
 all: $(DAEMON) $(CLIENT_LIB) $(CTL)
 
 deps:
@@ -87,6 +90,15 @@ $(INTEG_BIN): $(INTEG_OBJS) $(CLIENT_LIB)
 $(SECCOMP_RUN): tests/tools/seccomp-run.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(SECCOMP_LIBS)
+
+# Speed and memory figures: printed, never asserted.
+bench: deps
+	@$(MAKE) --no-print-directory $(DAEMON) $(BENCH_BIN)
+	./$(BENCH_BIN) ./$(DAEMON) $(BENCH_SECONDS)
+
+$(BENCH_BIN): bench/bench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(URING_LIBS)
 
 clean:
 	rm -rf $(BUILD)
