@@ -19,6 +19,8 @@
  * and channel again, so a fast client cannot starve them. */
 #define READ_BUDGET 64
 #define MAX_RECV_FDS 32
+/* Smallest peek-ahead window; it also holds one largest message. */
+#define PEEK_MIN 16384u
 
 int iod_session_init(struct iod_session *s, const struct iod_session_config *cfg,
                      int client_fd, int chan_fd, struct iod_ring *ring)
@@ -31,7 +33,9 @@ int iod_session_init(struct iod_session *s, const struct iod_session_config *cfg
     s->held_fd = -1;
     s->in_cap = iod_input_bound(cfg->io_bytes_max);
     s->in = malloc(s->in_cap);
-    if (s->in == NULL)
+    s->pk_cap = s->in_cap > PEEK_MIN ? s->in_cap : PEEK_MIN;
+    s->pk = malloc(s->pk_cap);
+    if (s->in == NULL || s->pk == NULL)
         return -ENOMEM;
     s->stage = IOD_IN_HANDSHAKE;
     s->need = IOURINGD_HANDSHAKE_REQUEST_SIZE;
@@ -53,6 +57,8 @@ void iod_session_destroy(struct iod_session *s)
     if (s->client_fd >= 0)
         close(s->client_fd);
     free(s->in);
+    free(s->pk);
+    s->pk = NULL;
     iod_outq_free(&s->out);
     iod_tasks_destroy(&s->tasks);
     iod_res_destroy(&s->res);
@@ -134,10 +140,15 @@ void iod_session_fail(struct iod_session *s)
     iod_session_end(s, IOD_END_INTERNAL);
 }
 
+static void pk_commit(struct iod_session *s);
+
 void iod_session_end(struct iod_session *s, enum iod_end_reason reason)
 {
     if (!s->connected)
         return;
+    /* Bytes already handled leave the socket, as if read the exact way, so
+     * the client sees the same EOF or reset either way (§12). */
+    pk_commit(s);
     if (s->held_fd >= 0) {
         close(s->held_fd);
         s->held_fd = -1;
@@ -562,9 +573,69 @@ static bool take_descriptors(struct iod_session *s, struct msghdr *m)
     return true;
 }
 
-/* Reads toward the current message. 1 when it is complete, 0 when the socket
- * has nothing more now, -1 when the connection ended. */
-static int read_message(struct iod_session *s)
+/* Peek-ahead input. Reading each message with its own recvmsg costs one or
+ * more syscalls per request; instead the worker peeks a window of bytes
+ * without a control buffer. If any descriptor rides in that window the
+ * kernel sets MSG_CTRUNC (and drops its duplicate, installing nothing), and
+ * those bytes are read the exact way below, so a descriptor still arrives
+ * with the bytes of its own message (§2.4). Peeked bytes are consumed from
+ * the socket only once handled, so unhandled requests stay unread (§2.2). */
+static void pk_commit(struct iod_session *s)
+{
+    uint32_t left = s->pk_off;
+    s->pk_len = s->pk_off = 0;
+    while (left > 0 && s->client_fd >= 0) {
+        union {
+            struct cmsghdr align;
+            char buf[CMSG_SPACE(sizeof(int) * MAX_RECV_FDS)];
+        } ctl;
+        struct iovec iov = {.iov_base = s->pk, .iov_len = left};
+        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1,
+                           .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+        ssize_t n = recvmsg(s->client_fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return; /* the bytes were there when peeked; nothing to do */
+        /* The peek saw no descriptor here; close any all the same. */
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+                for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+                    int fd;
+                    memcpy(&fd, CMSG_DATA(c) + i * sizeof fd, sizeof fd);
+                    close(fd);
+                }
+        left -= (uint32_t)n;
+    }
+}
+
+/* Refills the window: 1 if it now holds bytes, 0 if the socket has none
+ * now, -1 if the exact read must run (a descriptor, EOF or an error). */
+static int pk_fill(struct iod_session *s)
+{
+    if (s->exact_left > 0)
+        return -1;
+    struct iovec iov = {.iov_base = s->pk, .iov_len = s->pk_cap};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    ssize_t n;
+    do {
+        n = recvmsg(s->client_fd, &m, MSG_PEEK | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    if (n <= 0)
+        return -1; /* EOF or an error: the exact read reports it */
+    if (m.msg_flags & MSG_CTRUNC) {
+        s->exact_left = (uint32_t)n;
+        return -1;
+    }
+    s->pk_len = (uint32_t)n;
+    s->pk_off = 0;
+    return 1;
+}
+
+/* One exact recvmsg of the bytes still missing, with descriptor rules. */
+static ssize_t read_exact(struct iod_session *s)
 {
     for (;;) {
         union {
@@ -590,7 +661,40 @@ static int read_message(struct iod_session *s)
             iod_session_end(s, boundary ? IOD_END_CLEAN : IOD_END_PROTOCOL);
             return -1;
         }
-        s->have += (uint32_t)n;
+        s->exact_left -= (uint32_t)n < s->exact_left ? (uint32_t)n : s->exact_left;
+        return n;
+    }
+}
+
+/* Reads toward the current message. 1 when it is complete, 0 when the socket
+ * has nothing more now, -1 when the connection ended. */
+static int read_message(struct iod_session *s)
+{
+    for (;;) {
+        uint32_t n;
+        if (s->pk_off == s->pk_len) {
+            /* A window shorter than its capacity held everything the socket
+             * had: once handled, wait for poll instead of peeking again. */
+            bool drained = s->pk_len > 0 && s->pk_len < s->pk_cap;
+            pk_commit(s);
+            int f = drained ? 0 : pk_fill(s);
+            if (f == 0)
+                return 0;
+            if (f < 0) {
+                ssize_t r = read_exact(s);
+                if (r <= 0)
+                    return (int)r;
+                s->have += (uint32_t)r;
+                goto got;
+            }
+        }
+        n = s->pk_len - s->pk_off;
+        if (n > s->need - s->have)
+            n = s->need - s->have;
+        memcpy(s->in + s->have, s->pk + s->pk_off, n);
+        s->pk_off += n;
+        s->have += n;
+    got:
         if (s->have < s->need)
             continue;
 
@@ -634,6 +738,9 @@ void iod_session_on_readable(struct iod_session *s)
             break;
         process_message(s);
     }
+    /* Hand back what was peeked but not handled: it stays in the socket. */
+    if (s->connected)
+        pk_commit(s);
 }
 
 void iod_session_on_writable(struct iod_session *s)

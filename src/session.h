@@ -49,6 +49,10 @@ struct iod_session {
 
     uint8_t *in;
     uint32_t in_cap, have, need;
+    /* Peek-ahead of request bytes (session.c, read_message). */
+    uint8_t *pk;
+    uint32_t pk_cap, pk_len, pk_off;
+    uint32_t exact_left; /* bytes to read the exact way: a descriptor rides there */
     enum iod_in_stage stage;
     uint16_t kind;
     int held_fd;
