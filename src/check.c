@@ -180,13 +180,16 @@ int iod_check_run(FILE *out)
 
 int iod_check_dump_policy(FILE *out)
 {
-    static struct iod_policy p;
+    /* The widest filter: every line of policy/worker.seccomp, as a worker
+     * started with --trace-stderr gets it. */
+    static struct iod_policy all, p;
     char err[128];
     scmp_filter_ctx ctx;
-    if (iod_policy_load(&p, err, sizeof err) < 0) {
+    if (iod_policy_load(&all, err, sizeof err) < 0) {
         fprintf(stderr, "iouringd: policy: %s\n", err);
         return 1;
     }
+    iod_policy_select(&all, IOD_POLICY_TRACE_STDERR, &p);
     if (iod_policy_build_filter(&p, SCMP_ACT_KILL_PROCESS, &ctx) < 0) {
         fprintf(stderr, "iouringd: building seccomp filter failed\n");
         return 1;

@@ -87,7 +87,8 @@ int main(int argc, char **argv)
     /* Implementation-specific set-up between steps 6 and 7 (§17). */
     static struct iod_sandbox sandbox;
     const char *what;
-    ret = iod_sandbox_prepare(&sandbox, o.seccomp_log, o.worker_user, o.openat_root, &what);
+    ret = iod_sandbox_prepare(&sandbox, o.seccomp_log, o.trace_stderr, o.worker_user,
+                              o.openat_root, &what);
     if (ret < 0) {
         iod_line("iouringd: %s failed: %s\n", what, strerror(-ret));
         return 1;

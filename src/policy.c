@@ -115,8 +115,28 @@ static int parse_cond(const char *tok, struct iod_seccomp_cond *c)
 
 /* Splits `text` into lines; for each rule line calls fn with its tokens
  * before "--" (reason required). */
-typedef int (*line_fn)(struct iod_policy *p, char **tok, unsigned ntok, unsigned line,
-                       char *err, size_t cap);
+typedef int (*line_fn)(struct iod_policy *p, char **tok, unsigned ntok,
+                       struct iod_policy_when when, unsigned line, char *err, size_t cap);
+
+static const struct sym feature_names[] = {
+    {"trace_stderr", IOD_POLICY_TRACE_STDERR},
+    {"openat_root", IOD_POLICY_OPENAT_ROOT},
+};
+
+/* "if:NAME" or "if:!NAME" */
+static int parse_when(const char *tok, struct iod_policy_when *w)
+{
+    const char *name = tok + 3;
+    bool neg = *name == '!';
+    int f = LOOKUP(feature_names, name + neg);
+    if (f < 0)
+        return -1;
+    if (neg)
+        w->need_clear = (uint8_t)(w->need_clear | f);
+    else
+        w->need_set = (uint8_t)(w->need_set | f);
+    return 0;
+}
 
 static int parse_lines(struct iod_policy *p, const char *text, line_fn fn, char *err,
                        size_t cap)
@@ -140,38 +160,50 @@ static int parse_lines(struct iod_policy *p, const char *text, line_fn fn, char 
         char *tok[16];
         unsigned ntok = 0;
         bool reason = false;
+        struct iod_policy_when when = {0, 0};
         for (char *save = NULL, *t = strtok_r(line, " \t", &save); t;
              t = strtok_r(NULL, " \t", &save)) {
             if (strcmp(t, "--") == 0) {
                 reason = strtok_r(NULL, " \t", &save) != NULL;
                 break;
             }
+            if (strncmp(t, "if:", 3) == 0) {
+                if (parse_when(t, &when) < 0)
+                    return fail(err, cap, lineno, "unknown condition", t);
+                continue;
+            }
             if (ntok == 16)
                 return fail(err, cap, lineno, "too many fields", NULL);
             tok[ntok++] = t;
         }
-        if (ntok == 0)
+        if (ntok == 0) {
+            if (reason || when.need_set || when.need_clear)
+                return fail(err, cap, lineno, "reason or condition without a rule", NULL);
             continue;
+        }
         if (!reason)
             return fail(err, cap, lineno, "rule without a reason after --:", tok[0]);
-        int ret = fn(p, tok, ntok, lineno, err, cap);
+        int ret = fn(p, tok, ntok, when, lineno, err, cap);
         if (ret < 0)
             return ret;
     }
     return 0;
 }
 
-static int seccomp_line(struct iod_policy *p, char **tok, unsigned ntok, unsigned line,
-                        char *err, size_t cap)
+static int seccomp_line(struct iod_policy *p, char **tok, unsigned ntok,
+                        struct iod_policy_when when, unsigned line, char *err, size_t cap)
 {
     if (p->nrules == IOD_POLICY_MAX_RULES)
         return fail(err, cap, line, "too many rules", NULL);
     struct iod_seccomp_rule *r = &p->rules[p->nrules];
     memset(r, 0, sizeof *r);
+    /* Negative numbers are libseccomp pseudo-syscalls (send, waitpid, ...)
+     * that do not exist on this architecture: a rule for one allows nothing. */
     int nr = seccomp_syscall_resolve_name(tok[0]);
-    if (nr == __NR_SCMP_ERROR || strlen(tok[0]) >= sizeof r->name)
+    if (nr < 0 || strlen(tok[0]) >= sizeof r->name)
         return fail(err, cap, line, "unknown syscall", tok[0]);
     r->nr = nr;
+    r->when = when;
     strcpy(r->name, tok[0]);
     for (unsigned i = 1; i < ntok; i++) {
         if (r->ncond == IOD_POLICY_MAX_COND || parse_cond(tok[i], &r->cond[r->ncond]) < 0)
@@ -182,8 +214,8 @@ static int seccomp_line(struct iod_policy *p, char **tok, unsigned ntok, unsigne
     return 0;
 }
 
-static int uring_line(struct iod_policy *p, char **tok, unsigned ntok, unsigned line,
-                      char *err, size_t cap)
+static int uring_line(struct iod_policy *p, char **tok, unsigned ntok,
+                      struct iod_policy_when when, unsigned line, char *err, size_t cap)
 {
     if (ntok != 2)
         return fail(err, cap, line, "expected KIND NAME --", NULL);
@@ -191,6 +223,7 @@ static int uring_line(struct iod_policy *p, char **tok, unsigned ntok, unsigned 
         return fail(err, cap, line, "too many restrictions", NULL);
     struct io_uring_restriction *r = &p->res[p->nres];
     memset(r, 0, sizeof *r);
+    p->res_when[p->nres] = when;
     int v;
     if (strcmp(tok[0], "op") == 0) {
         if ((v = LOOKUP(opcodes, tok[1])) < 0)
@@ -200,6 +233,9 @@ static int uring_line(struct iod_policy *p, char **tok, unsigned ntok, unsigned 
     } else if (strcmp(tok[0], "sqe_flag") == 0) {
         if ((v = LOOKUP(sqe_flags, tok[1])) < 0)
             return fail(err, cap, line, "unknown SQE flag", tok[1]);
+        /* All flags share one restriction, which cannot be conditional. */
+        if (when.need_set || when.need_clear)
+            return fail(err, cap, line, "sqe_flag lines take no condition", NULL);
         /* All allowed flags go into one SQE_FLAGS_ALLOWED restriction. */
         for (size_t i = 0; i < p->nres; i++)
             if (p->res[i].opcode == IORING_RESTRICTION_SQE_FLAGS_ALLOWED) {
@@ -244,6 +280,24 @@ int iod_policy_load(struct iod_policy *p, char *err, size_t cap)
     if (ret == 0)
         ret = iod_policy_parse_uring(p, iod_policy_uring_text, err, cap);
     return ret;
+}
+
+static bool applies(struct iod_policy_when w, unsigned feats)
+{
+    return (feats & w.need_set) == w.need_set && (feats & w.need_clear) == 0;
+}
+
+void iod_policy_select(const struct iod_policy *all, unsigned feats, struct iod_policy *out)
+{
+    out->nrules = out->nres = 0;
+    for (size_t i = 0; i < all->nrules; i++)
+        if (applies(all->rules[i].when, feats))
+            out->rules[out->nrules++] = all->rules[i];
+    for (size_t i = 0; i < all->nres; i++)
+        if (applies(all->res_when[i], feats)) {
+            out->res_when[out->nres] = all->res_when[i];
+            out->res[out->nres++] = all->res[i];
+        }
 }
 
 int iod_policy_build_filter(const struct iod_policy *p, uint32_t default_action,

@@ -25,17 +25,29 @@ struct iod_seccomp_cond {
     uint64_t value;
 };
 
+/* Daemon features a policy line may depend on ("if:NAME" / "if:!NAME"). */
+#define IOD_POLICY_TRACE_STDERR 1u /* if:trace_stderr */
+#define IOD_POLICY_OPENAT_ROOT 2u  /* if:openat_root */
+
+/* A line applies when all `need_set` features are on and all `need_clear`
+ * features are off. */
+struct iod_policy_when {
+    uint8_t need_set, need_clear;
+};
+
 struct iod_seccomp_rule {
     int nr;
     char name[40];
     unsigned ncond;
     struct iod_seccomp_cond cond[IOD_POLICY_MAX_COND];
+    struct iod_policy_when when;
 };
 
 struct iod_policy {
     struct iod_seccomp_rule rules[IOD_POLICY_MAX_RULES];
     size_t nrules;
     struct io_uring_restriction res[IOD_POLICY_MAX_RESTRICTIONS];
+    struct iod_policy_when res_when[IOD_POLICY_MAX_RESTRICTIONS];
     size_t nres;
 };
 
@@ -47,6 +59,8 @@ int iod_policy_parse_seccomp(struct iod_policy *p, const char *text, char *err, 
 int iod_policy_parse_uring(struct iod_policy *p, const char *text, char *err, size_t cap);
 /* Both embedded files. */
 int iod_policy_load(struct iod_policy *p, char *err, size_t cap);
+/* Copies into `out` only the lines that apply with these features. */
+void iod_policy_select(const struct iod_policy *all, unsigned features, struct iod_policy *out);
 /* A libseccomp filter: the rules allowed, everything else `default_action`
  * (SCMP_ACT_KILL_PROCESS or SCMP_ACT_LOG). 0 or -errno. */
 int iod_policy_build_filter(const struct iod_policy *p, uint32_t default_action,

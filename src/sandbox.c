@@ -5,23 +5,29 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
-int iod_sandbox_prepare(struct iod_sandbox *sb, bool seccomp_log, const char *worker_user,
-                        const char *openat_root, const char **what)
+int iod_sandbox_prepare(struct iod_sandbox *sb, bool seccomp_log, bool trace_stderr,
+                        const char *worker_user, const char *openat_root, const char **what)
 {
     memset(sb, 0, sizeof *sb);
     sb->root_fd = -1;
     sb->seccomp_log = seccomp_log;
     char err[128];
     *what = "preparing worker sandbox";
-    if (iod_policy_load(&sb->policy, err, sizeof err) < 0)
+    static struct iod_policy all;
+    if (iod_policy_load(&all, err, sizeof err) < 0)
         return -EINVAL;
+    unsigned features = (trace_stderr ? IOD_POLICY_TRACE_STDERR : 0) |
+                        (openat_root ? IOD_POLICY_OPENAT_ROOT : 0);
+    iod_policy_select(&all, features, &sb->policy);
     int ret = iod_policy_build_filter(&sb->policy,
                                       seccomp_log ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS,
                                       &sb->filter);
@@ -108,10 +114,38 @@ int iod_sandbox_rlimits(const struct iod_sandbox *sb, uint32_t registered_fds,
     return 0;
 }
 
+int iod_sandbox_root(const struct iod_sandbox *sb)
+{
+    if (sb->root_fd < 0 || geteuid() != 0)
+        return 0; /* unprivileged: openat2 RESOLVE_BENEATH is the boundary */
+    /* iod_sandbox_fds has moved the root to its fixed number. */
+    if (fchdir(IOD_WORKER_ROOT_FD) < 0 || chroot(".") < 0)
+        return -errno;
+    return 0;
+}
+
+/* Drops every capability of a worker that stays uid 0: from the bounding,
+ * ambient, inheritable, permitted and effective sets, so it can neither
+ * override file permissions nor ptrace the supervisor or another worker. */
+static int drop_capabilities(void)
+{
+    for (int cap = 0; cap <= 63; cap++)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+            return -errno;
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        return -errno;
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+    memset(data, 0, sizeof data);
+    if (syscall(SYS_capset, &hdr, data) < 0)
+        return -errno;
+    return 0;
+}
+
 int iod_sandbox_user(const struct iod_sandbox *sb)
 {
     if (!sb->switch_user)
-        return 0;
+        return geteuid() == 0 ? drop_capabilities() : 0;
     if (setgroups(0, NULL) < 0 || setgid(sb->gid) < 0 || setuid(sb->uid) < 0)
         return -errno;
     /* Must not be able to regain root. */

@@ -15,7 +15,7 @@
 
 /* What the supervisor prepares once, before any worker exists. */
 struct iod_sandbox {
-    struct iod_policy policy;
+    struct iod_policy policy; /* the lines that apply with these options */
     scmp_filter_ctx filter;
     bool seccomp_log;
     bool switch_user;
@@ -26,8 +26,8 @@ struct iod_sandbox {
 
 /* Builds the filter and resolves the worker user / openat root. 0, or -errno
  * with `what` naming the failed step for the startup message. */
-int iod_sandbox_prepare(struct iod_sandbox *sb, bool seccomp_log, const char *worker_user,
-                        const char *openat_root, const char **what);
+int iod_sandbox_prepare(struct iod_sandbox *sb, bool seccomp_log, bool trace_stderr,
+                        const char *worker_user, const char *openat_root, const char **what);
 
 /* Moves the client socket to 3, the channel to 4 and the openat root (if
  * any) to 6, and closes every other descriptor above 2. 0 or -errno. */
@@ -37,7 +37,11 @@ int iod_sandbox_fds(int client_fd, int chan_fd, int root_fd);
  * the user switch, while hard limits can still be set. */
 int iod_sandbox_rlimits(const struct iod_sandbox *sb, uint32_t registered_fds,
                         uint32_t registered_buffers, uint32_t io_bytes_max);
-/* setgroups/setgid/setuid to the worker user, if one is configured. */
+/* With --openat-root and started as root: chroot into the root, so that
+ * even a compromised worker cannot name a path outside it. */
+int iod_sandbox_root(const struct iod_sandbox *sb);
+/* setgroups/setgid/setuid to the worker user, if one is configured; a worker
+ * that stays root drops every capability instead. */
 int iod_sandbox_user(const struct iod_sandbox *sb);
 /* Dies with the supervisor, not dumpable, ignores the signals that belong to
  * the supervisor's process group, and has an empty signal mask. After the

@@ -27,12 +27,14 @@ int iod_worker_bring_up(const struct iod_worker_args *a, struct iod_ring *ring)
     const struct iod_sandbox *sb = a->sandbox;
     int ret;
 
-    /* Step 1: exact fd set, rlimits (while we may still set them), the
-     * worker user, then the attributes a credential change would reset. */
+    /* Step 1: exact fd set, rlimits (while we may still set them), chroot
+     * into an openat root, the worker user (or no capabilities), then the
+     * attributes a credential change would reset. */
     if ((ret = iod_sandbox_fds(a->client_fd, a->chan_fd, sb->root_fd)) < 0 ||
         (ret = iod_sandbox_rlimits(sb, o->registered_fds, o->registered_buffers,
                                    o->io_bytes_max)) < 0 ||
-        (ret = iod_sandbox_user(sb)) < 0 || (ret = iod_sandbox_process(a->supervisor_pid)) < 0)
+        (ret = iod_sandbox_root(sb)) < 0 || (ret = iod_sandbox_user(sb)) < 0 ||
+        (ret = iod_sandbox_process(a->supervisor_pid)) < 0)
         return ret;
 
     /* Step 2: the private ring, disabled until its tables and restrictions

@@ -66,7 +66,7 @@ static void prepare(bool seccomp_log, const char *user, const char *root)
     memset(&g_probe, 0, sizeof g_probe);
     g_probe.op_mask = 0xFFF;
     const char *what = "";
-    int ret = iod_sandbox_prepare(&g_sb, seccomp_log, user, root, &what);
+    int ret = iod_sandbox_prepare(&g_sb, seccomp_log, true, user, root, &what);
     cr_assert_eq(ret, 0, "iod_sandbox_prepare: %s: %s", what, strerror(-ret));
 }
 
@@ -1094,12 +1094,12 @@ Test(sandbox, prepare_refuses_unknown_user_and_bad_root, .timeout = 10)
 {
     static struct iod_sandbox sb;
     const char *what = "";
-    cr_assert_eq(iod_sandbox_prepare(&sb, false, "no-such-user-iouringd", NULL, &what), -ENOENT);
+    cr_assert_eq(iod_sandbox_prepare(&sb, false, false, "no-such-user-iouringd", NULL, &what), -ENOENT);
     cr_assert_str_eq(what, "resolving worker user");
-    cr_assert_eq(iod_sandbox_prepare(&sb, false, NULL, "/nonexistent-iouringd-root", &what),
+    cr_assert_eq(iod_sandbox_prepare(&sb, false, false, NULL, "/nonexistent-iouringd-root", &what),
                  -ENOENT);
     cr_assert_str_eq(what, "opening openat root");
-    cr_assert_eq(iod_sandbox_prepare(&sb, false, NULL, "/etc/hostname", &what), -ENOTDIR);
-    cr_assert_eq(iod_sandbox_prepare(&sb, false, NULL, NULL, &what), 0);
+    cr_assert_eq(iod_sandbox_prepare(&sb, false, false, NULL, "/etc/hostname", &what), -ENOTDIR);
+    cr_assert_eq(iod_sandbox_prepare(&sb, false, false, NULL, NULL, &what), 0);
     cr_assert(!sb.switch_user && sb.root_fd == -1 && sb.filter != NULL);
 }
