@@ -34,13 +34,14 @@
 #define GONE_WAIT_NS 2000000000ull
 #define ACCEPT_PAUSE_NS 100000000ull
 
+/* Indexes of the daemon-counters extension (protocol.h). */
 enum refusal {
-    REFUSE_PEER_CREDENTIALS,
-    REFUSE_MAX_CLIENTS,
-    REFUSE_MAX_CLIENTS_PER_UID,
-    REFUSE_RESOURCES,
-    REFUSE_WORKER_SETUP,
-    REFUSE_COUNT,
+    REFUSE_PEER_CREDENTIALS = IOURINGD_REFUSED_PEER_CREDENTIALS,
+    REFUSE_MAX_CLIENTS = IOURINGD_REFUSED_MAX_CLIENTS,
+    REFUSE_MAX_CLIENTS_PER_UID = IOURINGD_REFUSED_MAX_CLIENTS_PER_UID,
+    REFUSE_RESOURCES = IOURINGD_REFUSED_RESOURCES,
+    REFUSE_WORKER_SETUP = IOURINGD_REFUSED_WORKER_SETUP,
+    REFUSE_COUNT = IOURINGD_REFUSED_REASONS,
     REFUSE_NONE = REFUSE_COUNT
 };
 
@@ -101,14 +102,15 @@ static struct sup S;
 
 /* ---- statistics and channels ----------------------------------------- */
 
-static void aggregate(struct iouringd_stats_result *out)
+/* Daemon-wide stats, and the lifetime sums behind them. */
+static void aggregate(struct iouringd_stats_result *out, struct iod_worker_counters *lifetime)
 {
     const struct iod_worker_counters *live[4096];
     size_t n = 0;
     for (uint32_t i = 0; i < S.nslots; i++)
         if (S.w[i].used)
             live[n++] = &S.w[i].last;
-    iod_stats_aggregate(&S.totals, live, n, S.credits, out, NULL);
+    iod_stats_aggregate(&S.totals, live, n, S.credits, out, lifetime);
 }
 
 static void print_metrics(const char *phase, const struct iouringd_stats_result *st)
@@ -155,13 +157,8 @@ static void daemon_counters(struct iouringd_daemon_counters *dc)
     memset(dc, 0, sizeof *dc);
     dc->struct_size = sizeof *dc;
     dc->version = IOURINGD_DAEMON_COUNTERS_VERSION;
-    const struct iod_worker_counters *live[4096];
-    size_t n = 0;
-    for (uint32_t i = 0; i < S.nslots; i++)
-        if (S.w[i].used)
-            live[n++] = &S.w[i].last;
     struct iod_worker_counters life;
-    iod_stats_aggregate(&S.totals, live, n, S.credits, &dc->stats, &life);
+    aggregate(&dc->stats, &life);
     dc->admitted_total = S.admitted;
     for (int i = 0; i < REFUSE_COUNT; i++)
         dc->refused_total[i] = S.refused[i];
@@ -269,7 +266,7 @@ static void finish_round(void)
 {
     S.round_active = false;
     struct iouringd_stats_result st;
-    aggregate(&st);
+    aggregate(&st, NULL);
     for (uint32_t i = 0; i < S.nslots; i++) {
         struct wslot *w = &S.w[i];
         if (!w->used || w->stats_round != S.round)
@@ -596,7 +593,7 @@ __attribute__((noreturn)) static void shutdown_daemon(int sig, int status)
     }
     S.round_active = false;
     struct iouringd_stats_result st;
-    aggregate(&st);
+    aggregate(&st, NULL);
     struct iouringd_daemon_counters dc;
     daemon_counters(&dc);
     uint32_t workers = S.live;
