@@ -40,7 +40,9 @@ SECCOMP_RUN := $(BUILD)/tests/seccomp-run
 BENCH_BIN   := $(BUILD)/bench/bench
 BENCH_SECONDS ?= 2
 
-.PHONY: all deps run test bench clean
+FUZZ_SECONDS ?= 30
+
+.PHONY: all deps run test bench fuzz clean
 all: $(DAEMON) $(CLIENT_LIB) $(CTL)
 
 deps:
@@ -99,6 +101,15 @@ bench: deps
 $(BENCH_BIN): bench/bench.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(URING_LIBS)
+
+# Coverage-guided fuzzing of the wire layer (clang + libFuzzer, installed on
+# demand); not part of `make test`.
+fuzz:
+	@sh scripts/install-deps.sh --fuzz
+	@mkdir -p $(BUILD)/fuzz/corpus
+	clang $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -o $(BUILD)/fuzz/fuzz_wire tests/fuzz/fuzz_wire.c src/wire.c
+	./$(BUILD)/fuzz/fuzz_wire -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/corpus
 
 clean:
 	rm -rf $(BUILD)

@@ -4,6 +4,8 @@
 set -eu
 
 pkgs="liburing-dev libseccomp-dev libcriterion-dev pkg-config gcc make"
+# `make fuzz` also needs clang and its libFuzzer runtime.
+[ "${1:-}" = "--fuzz" ] && pkgs="$pkgs clang libclang-rt-14-dev"
 missing=""
 for p in $pkgs; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
