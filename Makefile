@@ -25,6 +25,7 @@ LIB_SRCS    := $(wildcard src/lib/*.c)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CTL_SRCS    := $(wildcard src/ctl/*.c)
 CTL_OBJS    := $(CTL_SRCS:%.c=$(BUILD)/obj/%.o)
+EXAMPLES    := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 UNIT_SRCS   := $(wildcard tests/unit/*.c)
 UNIT_OBJS   := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 INTEG_SRCS  := $(wildcard tests/integration/*.c) $(wildcard tests/helpers/*.c)
@@ -43,7 +44,7 @@ BENCH_SECONDS ?= 2
 FUZZ_SECONDS ?= 30
 
 .PHONY: all deps run test bench fuzz clean
-all: $(DAEMON) $(CLIENT_LIB) $(CTL)
+all: $(DAEMON) $(CLIENT_LIB) $(CTL) $(EXAMPLES)
 
 deps:
 	@sh scripts/install-deps.sh
@@ -76,6 +77,10 @@ $(DAEMON): $(BUILD)/obj/src/main.o $(DAEMON_OBJS)
 $(BUILD)/bin/iouringctl: $(CTL_OBJS) $(CLIENT_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^
+
+$(BUILD)/examples/%: examples/%.c $(CLIENT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^
 
 $(CLIENT_LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)

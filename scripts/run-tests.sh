@@ -14,7 +14,8 @@ esac
 IOURINGD_BIN=$build/bin/iouringd
 IOURINGD_SECCOMP_RUN=$build/tests/seccomp-run
 IOURINGCTL_BIN=$build/bin/iouringctl
-export IOURINGD_BIN IOURINGD_SECCOMP_RUN IOURINGCTL_BIN
+IOURINGD_EXAMPLES_DIR=$build/examples
+export IOURINGD_BIN IOURINGD_SECCOMP_RUN IOURINGCTL_BIN IOURINGD_EXAMPLES_DIR
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/iouringd-run-tests.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
