@@ -88,28 +88,41 @@ static int set_limit(int resource, rlim_t value)
     return setrlimit(resource, &rl) < 0 ? -errno : 0;
 }
 
-int iod_sandbox_rlimits(const struct iod_sandbox *sb, uint32_t registered_fds,
-                        uint32_t registered_buffers, uint32_t io_bytes_max)
+static uint64_t page_round(uint64_t n)
+{
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    return (n + page - 1) / page * page;
+}
+
+uint64_t iod_sandbox_memlock_limit(const struct iod_options *o)
+{
+    /* The kernel charges a non-root user's rings and registered buffers to
+     * that user's locked_vm, which is shared by every process of the uid but
+     * checked against each process's own RLIMIT_MEMLOCK: so the limit must
+     * cover all workers of one uid, not one. Ring: 64-byte SQEs, the SQ index
+     * array and 2 S 16-byte CQEs, plus the ring headers. */
+    uint64_t sq = iod_options_sq_entries(o);
+    uint64_t ring = page_round(sq * 64) + page_round(sq * 4 + 2 * sq * 16 + 8192);
+    uint64_t bufs = (uint64_t)o->registered_buffers * page_round(o->io_bytes_max);
+    return (uint64_t)o->max_clients * (ring + bufs) + 1024 * 1024;
+}
+
+int iod_sandbox_rlimits(const struct iod_sandbox *sb, const struct iod_options *o)
 {
     int ret;
     if ((ret = set_limit(RLIMIT_CORE, 0)) < 0)
         return ret;
-    /* The kernel also counts io-wq threads against RLIMIT_NPROC for a
-     * non-root user, so 0 there would cancel every operation io_uring runs
-     * in a worker thread (OPENAT, blocking reads). Process creation is
-     * denied by seccomp either way (no fork, clone, clone3, vfork). */
-    if (!sb->switch_user && (ret = set_limit(RLIMIT_NPROC, 0)) < 0)
+    /* For a non-root uid the kernel also counts io-wq threads against
+     * RLIMIT_NPROC, so 0 there would cancel every operation io_uring runs in
+     * a worker thread (OPENAT, blocking reads). Only a worker that stays root
+     * (exempt) gets 0; process creation is denied by seccomp either way. */
+    if (!sb->switch_user && geteuid() == 0 && (ret = set_limit(RLIMIT_NPROC, 0)) < 0)
         return ret;
     /* The kernel refuses a fixed-file table larger than RLIMIT_NOFILE; the
      * rest covers fds 0-6 and descriptors in flight in one recvmsg. */
-    if ((ret = set_limit(RLIMIT_NOFILE, (rlim_t)registered_fds + 64)) < 0)
+    if ((ret = set_limit(RLIMIT_NOFILE, (rlim_t)o->registered_fds + 64)) < 0)
         return ret;
-    /* Registered buffers are pinned and charged to RLIMIT_MEMLOCK for
-     * unprivileged users; the ring itself adds a few pages. */
-    long page = sysconf(_SC_PAGESIZE);
-    rlim_t per_buf = ((rlim_t)io_bytes_max + (rlim_t)page - 1) / (rlim_t)page * (rlim_t)page;
-    rlim_t memlock = per_buf * registered_buffers + 1024 * 1024;
-    if ((ret = set_limit(RLIMIT_MEMLOCK, memlock)) < 0)
+    if ((ret = set_limit(RLIMIT_MEMLOCK, (rlim_t)iod_sandbox_memlock_limit(o))) < 0)
         return ret;
     return 0;
 }
@@ -124,11 +137,10 @@ int iod_sandbox_root(const struct iod_sandbox *sb)
     return 0;
 }
 
-/* Drops every capability of a worker that stays uid 0: from the bounding,
- * ambient, inheritable, permitted and effective sets, so it can neither
- * override file permissions nor ptrace the supervisor or another worker. */
-static int drop_capabilities(void)
+int iod_sandbox_drop_capabilities(void)
 {
+    if (geteuid() != 0)
+        return 0;
     for (int cap = 0; cap <= 63; cap++)
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
             return -errno;
@@ -145,7 +157,7 @@ static int drop_capabilities(void)
 int iod_sandbox_user(const struct iod_sandbox *sb)
 {
     if (!sb->switch_user)
-        return geteuid() == 0 ? drop_capabilities() : 0;
+        return 0;
     if (setgroups(0, NULL) < 0 || setgid(sb->gid) < 0 || setuid(sb->uid) < 0)
         return -errno;
     /* Must not be able to regain root. */

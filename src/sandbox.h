@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "options.h"
 #include "policy.h"
 #include "ring.h"
 
@@ -32,17 +33,26 @@ int iod_sandbox_prepare(struct iod_sandbox *sb, bool seccomp_log, bool trace_std
 /* Moves the client socket to 3, the channel to 4 and the openat root (if
  * any) to 6, and closes every other descriptor above 2. 0 or -errno. */
 int iod_sandbox_fds(int client_fd, int chan_fd, int root_fd);
-/* RLIMIT_CORE 0, RLIMIT_NPROC 0 (root workers only, see sandbox.c),
- * RLIMIT_NOFILE and RLIMIT_MEMLOCK sized for the ring's tables. Runs before
- * the user switch, while hard limits can still be set. */
-int iod_sandbox_rlimits(const struct iod_sandbox *sb, uint32_t registered_fds,
-                        uint32_t registered_buffers, uint32_t io_bytes_max);
+/* RLIMIT_CORE 0, RLIMIT_NPROC 0 (workers that stay root only, see
+ * sandbox.c), RLIMIT_NOFILE for the fixed table and RLIMIT_MEMLOCK from
+ * iod_sandbox_memlock_limit. Runs before the user switch, while hard limits
+ * can still be set; never raises a hard limit. */
+int iod_sandbox_rlimits(const struct iod_sandbox *sb, const struct iod_options *o);
+/* Bytes of locked memory all workers of one uid need together: max_clients
+ * times one worker's ring and registered buffers, plus 1 MiB. */
+uint64_t iod_sandbox_memlock_limit(const struct iod_options *o);
 /* With --openat-root and started as root: chroot into the root, so that
  * even a compromised worker cannot name a path outside it. */
 int iod_sandbox_root(const struct iod_sandbox *sb);
-/* setgroups/setgid/setuid to the worker user, if one is configured; a worker
- * that stays root drops every capability instead. */
+/* setgroups/setgid/setuid to the worker user, if one is configured. */
 int iod_sandbox_user(const struct iod_sandbox *sb);
+/* A worker that stays uid 0 drops every capability (bounding, ambient,
+ * inheritable, permitted, effective), so it can neither override file
+ * permissions nor ptrace the supervisor or another worker. Runs after the
+ * ring and its buffers exist: created with CAP_IPC_LOCK they are not charged
+ * to root's shared locked memory, which would otherwise cap the number of
+ * workers. */
+int iod_sandbox_drop_capabilities(void);
 /* Dies with the supervisor, not dumpable, ignores the signals that belong to
  * the supervisor's process group, and has an empty signal mask. After the
  * user switch, which would clear PDEATHSIG and dumpability. */

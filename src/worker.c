@@ -28,17 +28,17 @@ int iod_worker_bring_up(const struct iod_worker_args *a, struct iod_ring *ring)
     int ret;
 
     /* Step 1: exact fd set, rlimits (while we may still set them), chroot
-     * into an openat root, the worker user (or no capabilities), then the
-     * attributes a credential change would reset. */
+     * into an openat root, the worker user, then the attributes a credential
+     * change would reset. */
     if ((ret = iod_sandbox_fds(a->client_fd, a->chan_fd, sb->root_fd)) < 0 ||
-        (ret = iod_sandbox_rlimits(sb, o->registered_fds, o->registered_buffers,
-                                   o->io_bytes_max)) < 0 ||
+        (ret = iod_sandbox_rlimits(sb, o)) < 0 ||
         (ret = iod_sandbox_root(sb)) < 0 || (ret = iod_sandbox_user(sb)) < 0 ||
         (ret = iod_sandbox_process(a->supervisor_pid)) < 0)
         return ret;
 
     /* Step 2: the private ring, disabled until its tables and restrictions
-     * are in place. The seccomp policy names its descriptor number. */
+     * are in place (the seccomp policy names its descriptor number); then a
+     * worker that is still root gives up every capability. */
     ret = iod_ring_create(ring, iod_options_sq_entries(o), IORING_SETUP_R_DISABLED);
     if (ret < 0)
         return ret;
@@ -50,6 +50,8 @@ int iod_worker_bring_up(const struct iod_worker_args *a, struct iod_ring *ring)
     if (ret < 0)
         return ret;
     if ((ret = iod_sandbox_restrict_ring(ring, &sb->policy)) < 0)
+        return ret;
+    if ((ret = iod_sandbox_drop_capabilities()) < 0)
         return ret;
 
     /* Step 3: no new privileges, then seccomp, last. */

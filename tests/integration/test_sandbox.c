@@ -117,7 +117,11 @@ static void assert_default_limits(pid_t w)
     long long per_buf = (4096 + page - 1) / page * page;
     assert_limit(w, "Max core file size", 0);
     assert_limit(w, "Max open files", clamp_to_hard(RLIMIT_NOFILE, 32 + 64));
-    assert_limit(w, "Max locked memory", clamp_to_hard(RLIMIT_MEMLOCK, per_buf + 1024 * 1024));
+    /* Charged per uid across all workers: 64 workers' rings (S = 64: 4 KiB of
+     * SQEs, the rest page-rounded) and buffers, plus 1 MiB (sandbox.c). */
+    long long ring = 4096 + (64 * 4 + 2 * 64 * 16 + 8192 + page - 1) / page * page;
+    assert_limit(w, "Max locked memory",
+                 clamp_to_hard(RLIMIT_MEMLOCK, 64 * (ring + per_buf) + 1024 * 1024));
 }
 
 static void fd_target(pid_t pid, int fd, char *out, size_t cap)
@@ -591,5 +595,169 @@ Test(sandbox_daemon, dump_policy_prints_pfc, .timeout = 30)
               r.out);
     cr_assert(strstr(r.out, "# invalid architecture action\naction KILL_PROCESS;\n") != NULL,
               "%s", r.out);
+    h_run_free(&r);
+}
+
+/* ---- a worker that stays root has no capabilities ------------------------------ */
+
+static void assert_no_capabilities(pid_t w)
+{
+    static const char *const keys[] = {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        assert_status(w, keys[i], "0000000000000000");
+}
+
+/* OPENAT that must fail with one of two errnos. */
+static void open_fails_either(struct h_conn *c, uint64_t task, uint32_t C, const char *path,
+                              int flags, int32_t want1, int32_t want2)
+{
+    h_assert_submit(io_openat(c, 0, path, flags, 0600), task, 0, C - 1);
+    struct h_completion comp = h_next_completion(c);
+    cr_assert(comp.c.task_id == task && comp.c.task_kind == K_OPENAT);
+    cr_assert(comp.c.res == want1 || comp.c.res == want2,
+              "OPENAT \"%s\" completed %d (%s), want %d (%s) or %d (%s)", path, comp.c.res,
+              comp.c.res > 0 ? "a new resource id" : strerror(-comp.c.res), want1,
+              strerror(-want1), want2, strerror(-want2));
+    h_free_completion(&comp);
+}
+
+Test(sandbox_daemon, root_worker_has_no_capabilities, .timeout = 30)
+{
+    cr_assert_eq(geteuid(), 0, "tests run as root; the daemon is root-started here");
+    char base[128], theirs[256], mine[256], mem[64];
+    real_tmpdir(base);
+    cr_assert_eq(chmod(base, 0755), 0);
+    snprintf(theirs, sizeof theirs, "%s/nobodys", base);
+    make_file(theirs, "nobody's", 0600);
+    cr_assert_eq(chown(theirs, NOBODY, NOBODY), 0);
+    snprintf(mine, sizeof mine, "%s/roots", base);
+    make_file(mine, "root's", 0600);
+
+    struct h_daemon *d = h_start(NULL); /* no --worker-user */
+    struct iouringd_capability_descriptor caps;
+    struct h_conn *c = h_client(d, &caps);
+    uint32_t C = caps.submit_credits;
+    pid_t w = io_worker_pid(d);
+    assert_status(w, "Uid", "0 0 0 0");
+    assert_no_capabilities(w);
+    assert_filtered(w);
+    /* Control: the supervisor keeps its capabilities (it forks, switches users). */
+    char sup[64];
+    status_field(d->pid, "CapEff", sup, sizeof sup);
+    cr_assert_str_neq(sup, "0000000000000000", "supervisor CapEff %s", sup);
+
+    uint64_t task = 1;
+    /* No CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH: another owner's 0600 is closed. */
+    open_fails(c, task++, C, theirs, O_RDONLY, -EACCES);
+    open_fails(c, task++, C, theirs, O_RDWR, -EACCES);
+    /* No CAP_SYS_PTRACE: the supervisor's memory is not a resource id away. */
+    snprintf(mem, sizeof mem, "/proc/%d/mem", (int)d->pid);
+    open_fails_either(c, task++, C, mem, O_RDWR, -EACCES, -EPERM);
+    open_fails_either(c, task++, C, mem, O_RDONLY, -EACCES, -EPERM);
+    /* What stays true (policy/README.md, Limits): uid 0 passes the owner check of
+     * a root-owned file without any capability. */
+    uint32_t id = open_ok(c, task++, C, mine, O_RDONLY, 0);
+    h_assert_submit(io_read(c, K_FREAD, 0, id, 64), task, 0, C - 1);
+    struct h_completion comp = io_completion(c, task++, 6, K_FREAD, 6);
+    cr_assert_arr_eq(comp.payload, "root's", 6);
+    h_free_completion(&comp);
+    nop_ok(c, task, C - 1);
+}
+
+/* ---- --openat-root on a root-started daemon: chroot ----------------------------- */
+
+static void proc_link(pid_t pid, const char *what, char *out, size_t cap)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, what);
+    ssize_t n = readlink(path, out, cap - 1);
+    cr_assert(n >= 0, "%s: %s", path, strerror(errno));
+    out[n] = '\0';
+}
+
+Test(sandbox_daemon, openat_root_worker_is_chrooted, .timeout = 30)
+{
+    cr_assert_eq(geteuid(), 0, "tests run as root; a root daemon chroots its workers");
+    char root[128], p[512];
+    real_tmpdir(root);
+    cr_assert_eq(chmod(root, 0755), 0);
+    snprintf(p, sizeof p, "%s/inside.txt", root);
+    make_file(p, "inside!", 0644);
+
+    struct h_daemon *d = h_start("--openat-root", root, NULL);
+    struct iouringd_capability_descriptor caps;
+    struct h_conn *c = h_client(d, &caps);
+    uint32_t C = caps.submit_credits;
+    pid_t w = io_worker_pid(d);
+    char t[PATH_MAX];
+    proc_link(w, "root", t, sizeof t);
+    cr_assert_str_eq(t, root, "/proc/<worker>/root is %s, want %s", t, root);
+    proc_link(w, "cwd", t, sizeof t);
+    cr_assert_str_eq(t, root, "/proc/<worker>/cwd is %s, want %s", t, root);
+    proc_link(d->pid, "root", t, sizeof t);
+    cr_assert_str_eq(t, "/", "the supervisor is chrooted too: %s", t);
+    assert_no_capabilities(w); /* CAP_SYS_CHROOT included: no way back out */
+    assert_worker_fds(w, 0x7fULL);
+
+    /* Requests keep their RESOLVE_BENEATH semantics inside the chroot. */
+    uint64_t task = 1;
+    uint32_t id = open_ok(c, task++, C, "inside.txt", O_RDONLY, 0);
+    h_assert_submit(io_read(c, K_FREAD, 0, id, 64), task, 0, C - 1);
+    struct h_completion comp = io_completion(c, task++, 7, K_FREAD, 7);
+    cr_assert_arr_eq(comp.payload, "inside!", 7);
+    h_free_completion(&comp);
+    open_fails(c, task++, C, "../../../../etc/passwd", O_RDONLY, -EXDEV);
+    open_fails(c, task++, C, "/etc/passwd", O_RDONLY, -EXDEV);
+    open_ok(c, task++, C, "made.txt", O_WRONLY | O_CREAT | O_EXCL, 0600);
+    snprintf(p, sizeof p, "%s/made.txt", root);
+    cr_assert_eq(access(p, F_OK), 0, "O_CREAT in the chroot did not create %s", p);
+    nop_ok(c, task, C - 1);
+}
+
+Test(sandbox_daemon, openat_root_with_worker_user_chroots_then_drops, .timeout = 30)
+{
+    cr_assert_eq(geteuid(), 0, "tests run as root");
+    char root[128], p[512];
+    real_tmpdir(root);
+    cr_assert_eq(chmod(root, 0777), 0);
+    snprintf(p, sizeof p, "%s/inside.txt", root);
+    make_file(p, "inside!", 0644);
+
+    struct h_daemon *d = h_start("--worker-user", "nobody", "--openat-root", root, NULL);
+    struct iouringd_capability_descriptor caps;
+    struct h_conn *c = h_client(d, &caps);
+    uint32_t C = caps.submit_credits;
+    pid_t w = io_worker_pid(d);
+    char t[PATH_MAX], want[64];
+    proc_link(w, "root", t, sizeof t);
+    cr_assert_str_eq(t, root, "/proc/<worker>/root is %s, want %s", t, root);
+    snprintf(want, sizeof want, "%d %d %d %d", NOBODY, NOBODY, NOBODY, NOBODY);
+    assert_status(w, "Uid", want);
+    assert_status(w, "CapEff", "0000000000000000");
+    assert_status(w, "CapPrm", "0000000000000000");
+
+    uint64_t task = 1;
+    open_ok(c, task++, C, "inside.txt", O_RDONLY, 0);
+    open_ok(c, task++, C, "by-nobody", O_WRONLY | O_CREAT | O_EXCL, 0600);
+    snprintf(p, sizeof p, "%s/by-nobody", root);
+    struct stat st;
+    cr_assert_eq(stat(p, &st), 0, "%s not created", p);
+    cr_assert_eq(st.st_uid, NOBODY, "%s owned by %u", p, st.st_uid);
+    open_fails(c, task++, C, "../../../../etc/passwd", O_RDONLY, -EXDEV);
+    nop_ok(c, task, C - 1);
+}
+
+/* ---- --dump-policy: the widest filter ------------------------------------------ */
+
+Test(sandbox_daemon, dump_policy_includes_trace_stderr_write, .timeout = 30)
+{
+    const char *argv[] = {h_daemon_bin(), "--dump-policy", NULL};
+    struct h_run_result r;
+    h_run(argv, 20000, &r);
+    cr_assert(h_exited_with(&r, 0), "--dump-policy: status 0x%x\nstderr:\n%s",
+              (unsigned)r.status, r.err);
+    /* write(2) exists only for --trace-stderr; the dump shows every line. */
+    cr_assert(strstr(r.out, "# filter for syscall \"write\"") != NULL, "PFC lacks write:\n%s",
+              r.out);
     h_run_free(&r);
 }

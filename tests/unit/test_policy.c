@@ -509,3 +509,200 @@ Test(policy, log_mode_filter_logs_by_default, .timeout = 10)
               "%s", pfc);
     free(pfc);
 }
+
+/* ---- option-dependent lines: if:FEATURE / if:!FEATURE ------------------------ */
+
+static bool rule_present(const struct iod_policy *p, const char *name)
+{
+    return rule_named(p, name, 0) != NULL;
+}
+
+Test(policy, if_conditions_parse, .timeout = 10)
+{
+    cr_assert_eq(seccomp_text("write arg0==STDERR if:trace_stderr -- a\n"
+                              "close if:!openat_root -- b\n"
+                              "poll if:openat_root if:!trace_stderr -- c\n"
+                              "brk -- d\n"
+                              "if:trace_stderr munmap -- e, the condition may come first\n"),
+                 0, "err \"%s\"", err);
+    cr_assert_eq(P.nrules, 5);
+    cr_assert_str_eq(P.rules[0].name, "write");
+    cr_assert_eq(P.rules[0].ncond, 1, "if: counted as an argument condition");
+    cr_assert_eq(P.rules[0].cond[0].value, 2);
+    cr_assert(P.rules[0].when.need_set == IOD_POLICY_TRACE_STDERR &&
+              P.rules[0].when.need_clear == 0);
+    cr_assert(P.rules[1].ncond == 0 && P.rules[1].when.need_set == 0 &&
+              P.rules[1].when.need_clear == IOD_POLICY_OPENAT_ROOT);
+    cr_assert(P.rules[2].when.need_set == IOD_POLICY_OPENAT_ROOT &&
+              P.rules[2].when.need_clear == IOD_POLICY_TRACE_STDERR);
+    cr_assert(P.rules[3].when.need_set == 0 && P.rules[3].when.need_clear == 0);
+    cr_assert(P.rules[4].ncond == 0 && P.rules[4].when.need_set == IOD_POLICY_TRACE_STDERR);
+
+    cr_assert_eq(uring_text("op OPENAT if:!openat_root -- a\n"
+                            "op OPENAT2 if:openat_root -- b\n"
+                            "op NOP -- c\n"
+                            "register FILES_UPDATE if:trace_stderr -- d\n"),
+                 0, "err \"%s\"", err);
+    cr_assert_eq(P.nres, 4);
+    cr_assert(P.res[0].sqe_op == IORING_OP_OPENAT && P.res_when[0].need_set == 0 &&
+              P.res_when[0].need_clear == IOD_POLICY_OPENAT_ROOT);
+    cr_assert(P.res[1].sqe_op == IORING_OP_OPENAT2 &&
+              P.res_when[1].need_set == IOD_POLICY_OPENAT_ROOT && P.res_when[1].need_clear == 0);
+    cr_assert(P.res_when[2].need_set == 0 && P.res_when[2].need_clear == 0);
+    cr_assert(P.res[3].opcode == IORING_RESTRICTION_REGISTER_OP &&
+              P.res_when[3].need_set == IOD_POLICY_TRACE_STDERR);
+}
+
+static const struct bad_case bad_when_seccomp[] = {
+    {"close -- ok\nclose if:frob -- x\n", "line 2: unknown condition if:frob"},
+    {"close if: -- empty\n", "line 1: unknown condition if:"},
+    {"close if:! -- empty\n", "line 1: unknown condition if:!"},
+    {"close if:!!trace_stderr -- double\n", "line 1: unknown condition if:!!trace_stderr"},
+    {"close if:TRACE_STDERR -- case\n", "line 1: unknown condition if:TRACE_STDERR"},
+    {"close if:trace-stderr -- spelling\n", "line 1: unknown condition if:trace-stderr"},
+    {"close if:trace_stderr\n", "line 1: rule without a reason after --: close"},
+    {"-- a reason alone\n", "line 1: reason or condition without a rule"},
+    {"close -- ok\n  -- indented reason alone\n", "line 2: reason or condition without a rule"},
+    {"if:trace_stderr -- a condition alone\n", "line 1: reason or condition without a rule"},
+    {"if:!openat_root\n", "line 1: reason or condition without a rule"},
+};
+
+static const struct bad_case bad_when_uring[] = {
+    {"op NOP -- ok\nop OPENAT if:openatroot -- x\n", "line 2: unknown condition if:openatroot"},
+    {"sqe_flag FIXED_FILE if:openat_root -- x\n", "line 1: sqe_flag lines take no condition"},
+    {"sqe_flag FIXED_FILE if:!trace_stderr -- x\n", "line 1: sqe_flag lines take no condition"},
+    {"op NOP -- ok\nsqe_flag FIXED_FILE if:x -- x\n", "line 2: unknown condition if:x"},
+    {"-- a reason alone\n", "line 1: reason or condition without a rule"},
+    {"if:openat_root -- alone\n", "line 1: reason or condition without a rule"},
+    {"op if:openat_root -- no name\n", "line 1: expected KIND NAME --"},
+};
+
+Test(policy, malformed_if_conditions_fail_with_their_line, .timeout = 10)
+{
+    for (size_t i = 0; i < sizeof bad_when_seccomp / sizeof bad_when_seccomp[0]; i++) {
+        int ret = seccomp_text(bad_when_seccomp[i].text);
+        cr_expect_eq(ret, -EINVAL, "\"%s\" parsed (ret %d)", bad_when_seccomp[i].text, ret);
+        cr_expect_str_eq(err, bad_when_seccomp[i].err, "\"%s\": err \"%s\", want \"%s\"",
+                         bad_when_seccomp[i].text, err, bad_when_seccomp[i].err);
+    }
+    for (size_t i = 0; i < sizeof bad_when_uring / sizeof bad_when_uring[0]; i++) {
+        int ret = uring_text(bad_when_uring[i].text);
+        cr_expect_eq(ret, -EINVAL, "\"%s\" parsed (ret %d)", bad_when_uring[i].text, ret);
+        cr_expect_str_eq(err, bad_when_uring[i].err, "\"%s\": err \"%s\", want \"%s\"",
+                         bad_when_uring[i].text, err, bad_when_uring[i].err);
+    }
+}
+
+Test(policy, select_keeps_the_lines_that_apply, .timeout = 10)
+{
+    static const char seccomp[] = "brk -- always\n"
+                                  "write if:trace_stderr -- a\n"
+                                  "poll if:!trace_stderr -- b\n"
+                                  "close if:openat_root -- c\n"
+                                  "munmap if:!openat_root -- d\n"
+                                  "madvise if:trace_stderr if:!openat_root -- e\n"
+                                  "mremap if:trace_stderr if:openat_root -- f\n";
+    static const char uring[] = "op NOP -- always\n"
+                                "op OPENAT if:!openat_root -- a\n"
+                                "op OPENAT2 if:openat_root -- b\n"
+                                "sqe_flag FIXED_FILE -- c\n"
+                                "register FILES_UPDATE if:trace_stderr -- d\n";
+    static struct iod_policy all, out;
+    char e[128] = "";
+    memset(&all, 0, sizeof all);
+    cr_assert_eq(iod_policy_parse_seccomp(&all, seccomp, e, sizeof e), 0, "%s", e);
+    cr_assert_eq(iod_policy_parse_uring(&all, uring, e, sizeof e), 0, "%s", e);
+    cr_assert_eq(all.nrules, 7);
+    cr_assert_eq(all.nres, 5);
+    static const struct {
+        unsigned feats;
+        const char *rules; /* names kept, in order */
+        bool openat, openat2, files_update;
+    } cases[] = {
+        {0, "brk poll munmap", true, false, false},
+        {IOD_POLICY_TRACE_STDERR, "brk write munmap madvise", true, false, true},
+        {IOD_POLICY_OPENAT_ROOT, "brk poll close", false, true, false},
+        {IOD_POLICY_TRACE_STDERR | IOD_POLICY_OPENAT_ROOT, "brk write close mremap", false,
+         true, true},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        memset(&out, 0xa5, sizeof out); /* select must not depend on `out` */
+        iod_policy_select(&all, cases[c].feats, &out);
+        char names[128] = "";
+        for (size_t i = 0; i < out.nrules; i++) {
+            if (i)
+                strcat(names, " ");
+            strcat(names, out.rules[i].name);
+        }
+        cr_expect_str_eq(names, cases[c].rules, "features 0x%x: rules \"%s\", want \"%s\"",
+                         cases[c].feats, names, cases[c].rules);
+        cr_expect_eq(op_allowed(&out, IORING_OP_NOP), true, "features 0x%x: NOP", cases[c].feats);
+        cr_expect_eq(op_allowed(&out, IORING_OP_OPENAT), cases[c].openat,
+                     "features 0x%x: OPENAT", cases[c].feats);
+        cr_expect_eq(op_allowed(&out, IORING_OP_OPENAT2), cases[c].openat2,
+                     "features 0x%x: OPENAT2", cases[c].feats);
+        bool fu = false, flags = false;
+        for (size_t i = 0; i < out.nres; i++) {
+            fu = fu || (out.res[i].opcode == IORING_RESTRICTION_REGISTER_OP &&
+                        out.res[i].register_op == IORING_REGISTER_FILES_UPDATE);
+            flags = flags || (out.res[i].opcode == IORING_RESTRICTION_SQE_FLAGS_ALLOWED &&
+                              out.res[i].sqe_flags == IOSQE_FIXED_FILE);
+        }
+        cr_expect_eq(fu, cases[c].files_update, "features 0x%x: FILES_UPDATE", cases[c].feats);
+        cr_expect(flags, "features 0x%x: the SQE flags restriction was dropped", cases[c].feats);
+        cr_expect_eq(out.nres, 3u + cases[c].files_update, "features 0x%x: %zu restrictions",
+                     cases[c].feats, out.nres);
+    }
+}
+
+/* The embedded files: write(2) only with --trace-stderr; OPENAT without
+ * --openat-root, OPENAT2 only with it; nothing else depends on an option. */
+Test(policy, real_policy_depends_on_options_only_where_documented, .timeout = 10)
+{
+    static struct iod_policy all, out;
+    char e[128] = "";
+    cr_assert_eq(iod_policy_load(&all, e, sizeof e), 0, "%s", e);
+    for (size_t i = 0; i < all.nrules; i++) {
+        bool conditional = all.rules[i].when.need_set || all.rules[i].when.need_clear;
+        bool is_write = strcmp(all.rules[i].name, "write") == 0;
+        cr_expect_eq(conditional, is_write, "seccomp rule %s: conditional=%d", all.rules[i].name,
+                     conditional);
+        if (is_write)
+            cr_expect(all.rules[i].when.need_set == IOD_POLICY_TRACE_STDERR &&
+                          all.rules[i].when.need_clear == 0,
+                      "write is not if:trace_stderr");
+    }
+    for (size_t i = 0; i < all.nres; i++) {
+        bool conditional = all.res_when[i].need_set || all.res_when[i].need_clear;
+        bool is_open = all.res[i].opcode == IORING_RESTRICTION_SQE_OP &&
+                       (all.res[i].sqe_op == IORING_OP_OPENAT ||
+                        all.res[i].sqe_op == IORING_OP_OPENAT2);
+        cr_expect_eq(conditional, is_open, "restriction %zu: conditional=%d", i, conditional);
+    }
+    for (unsigned feats = 0; feats < 4; feats++) {
+        iod_policy_select(&all, feats, &out);
+        bool trace = feats & IOD_POLICY_TRACE_STDERR, root = feats & IOD_POLICY_OPENAT_ROOT;
+        cr_expect_eq(rule_present(&out, "write"), trace, "features 0x%x: write", feats);
+        cr_expect_eq(op_allowed(&out, IORING_OP_OPENAT), !root, "features 0x%x: OPENAT", feats);
+        cr_expect_eq(op_allowed(&out, IORING_OP_OPENAT2), root, "features 0x%x: OPENAT2", feats);
+        cr_expect_eq(out.nrules, all.nrules - !trace, "features 0x%x: %zu rules", feats,
+                     out.nrules);
+        cr_expect_eq(out.nres, all.nres - 1, "features 0x%x: %zu restrictions", feats, out.nres);
+    }
+}
+
+/* --dump-policy prints the widest filter: the one with write(2) (--trace-stderr). */
+Test(policy, dump_policy_is_the_widest_filter, .timeout = 10)
+{
+    FILE *f = tmpfile();
+    cr_assert(f != NULL);
+    cr_assert_eq(iod_check_dump_policy(f), 0);
+    fseek(f, 0, SEEK_END);
+    char *pfc = slurp(f);
+    fclose(f);
+    char want[64];
+    snprintf(want, sizeof want, "# filter for syscall \"write\" (%d)",
+             seccomp_syscall_resolve_name("write"));
+    cr_assert(strstr(pfc, want) != NULL, "--dump-policy lacks write(2):\n%s", pfc);
+    free(pfc);
+}

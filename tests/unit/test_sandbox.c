@@ -18,7 +18,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -854,9 +856,17 @@ Test(sandbox, worker_status_fds_and_limits, .timeout = 20)
     assert_limit(pid, "Max processes", 0); /* root worker: NPROC 0 */
     assert_limit(pid, "Max open files",
                  expected_limit(RLIMIT_NOFILE, g_opt.registered_fds + 64ULL));
+    /* Locked memory is charged per uid across all its workers: the limit
+     * covers max_clients workers' rings and buffers (sandbox.c). */
+    unsigned long long ring = 4096 /* 64 SQEs of 64 bytes */ +
+                              (64 * 4 + 2 * 64 * 16 + 8192 + (unsigned long long)page - 1) /
+                                  (unsigned long long)page * (unsigned long long)page;
     assert_limit(pid, "Max locked memory",
                  expected_limit(RLIMIT_MEMLOCK,
-                                per_buf * g_opt.registered_buffers + 1024 * 1024));
+                                g_opt.max_clients * (ring + per_buf * g_opt.registered_buffers) +
+                                    1024 * 1024));
+    cr_assert_eq(iod_sandbox_memlock_limit(&g_opt),
+                 g_opt.max_clients * (ring + per_buf * g_opt.registered_buffers) + 1024 * 1024);
 
     close(g_client[0]);
     g_client[0] = -1;
@@ -1102,4 +1112,563 @@ Test(sandbox, prepare_refuses_unknown_user_and_bad_root, .timeout = 10)
     cr_assert_eq(iod_sandbox_prepare(&sb, false, false, NULL, "/etc/hostname", &what), -ENOTDIR);
     cr_assert_eq(iod_sandbox_prepare(&sb, false, false, NULL, NULL, &what), 0);
     cr_assert(!sb.switch_user && sb.root_fd == -1 && sb.filter != NULL);
+}
+
+/* ============================================================================ */
+/* Option-dependent policy lines and the fixes of the reviewer's four gaps      */
+/* (policy/README.md "Limits"): write(2) only with --trace-stderr, no           */
+/* capabilities for a worker that stays root, chroot + OPENAT2-only under       */
+/* --openat-root.                                                               */
+/* ============================================================================ */
+
+/* prepare() with an explicit --trace-stderr. */
+static void prepare_trace(bool seccomp_log, bool trace_stderr, const char *user,
+                          const char *root)
+{
+    iod_options_defaults(&g_opt);
+    memset(&g_probe, 0, sizeof g_probe);
+    g_probe.op_mask = 0xFFF;
+    const char *what = "";
+    int ret = iod_sandbox_prepare(&g_sb, seccomp_log, trace_stderr, user, root, &what);
+    cr_assert_eq(ret, 0, "iod_sandbox_prepare: %s: %s", what, strerror(-ret));
+}
+
+/* ---- write(2) only with --trace-stderr -------------------------------------- */
+
+Test(sandbox, write_stderr_kills_without_trace_stderr, .signal = SIGSYS, .timeout = 10)
+{
+    prepare_trace(false, false, NULL, NULL);
+    new_pairs();
+    fflush(NULL);
+    int ret = bring_up(getppid());
+    if (ret < 0)
+        setup_failed(ret);
+    (void)write(STDERR_FILENO, "", 0);
+    _exit(EXIT_SURVIVED);
+}
+
+static void do_write_stderr(void)
+{
+    (void)write(STDERR_FILENO, "", 0);
+}
+
+Test(sandbox, write_stderr_allowed_only_with_trace_stderr, .timeout = 20)
+{
+    /* Forked, with marks: killed exactly at write(2) without --trace-stderr; the
+     * same body with it reaches its second mark (control). */
+    static const struct action w = {"write(2)", do_write_stderr, true};
+    g_action = &w;
+    for (int trace = 0; trace <= 1; trace++) {
+        prepare_trace(false, trace, NULL, NULL);
+        bool has_write = false;
+        for (size_t i = 0; i < g_sb.policy.nrules; i++)
+            has_write = has_write || strcmp(g_sb.policy.rules[i].name, "write") == 0;
+        cr_assert_eq(has_write, trace, "trace_stderr=%d: write rule %s", trace,
+                     has_write ? "present" : "absent");
+        new_pairs();
+        pid_t pid = spawn(body_action);
+        int st = wait_child(pid);
+        char got[16], d[96];
+        read_rest(got, sizeof got);
+        if (!trace) {
+            cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
+                      "without --trace-stderr: child %s, want SIGSYS", describe(st, d, sizeof d));
+            cr_assert_str_eq(got, "B", "without --trace-stderr: marks \"%s\", want \"B\"", got);
+        } else {
+            cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                      "with --trace-stderr: child %s, want exit 0", describe(st, d, sizeof d));
+            cr_assert_str_eq(got, "BA", "with --trace-stderr: marks \"%s\", want \"BA\"", got);
+        }
+    }
+}
+
+/* ---- raw ring ops of a (compromised) worker ---------------------------------- */
+
+/* Submit the one prepared SQE alone and return its res. */
+static int32_t finish_one(struct io_uring_sqe *sqe)
+{
+    sqe->user_data = 0x7a7a;
+    if (io_uring_submit_and_wait(&g_ring.ring, 1) < 0)
+        return INT32_MIN + 1;
+    struct io_uring_cqe *cqe;
+    if (io_uring_wait_cqe(&g_ring.ring, &cqe) < 0)
+        return INT32_MIN + 2;
+    int32_t res = cqe->res;
+    io_uring_cqe_seen(&g_ring.ring, cqe);
+    return res;
+}
+
+/* IORING_OP_OPENAT into the normal descriptor table (not a fixed slot). */
+static int32_t raw_openat(int dfd, const char *path, int flags)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&g_ring.ring);
+    if (sqe == NULL)
+        return INT32_MIN;
+    io_uring_prep_openat(sqe, dfd, path, flags, 0);
+    return finish_one(sqe);
+}
+
+/* IORING_OP_OPENAT2 with the given resolve flags. */
+static int32_t raw_openat2(int dfd, const char *path, int flags, uint64_t resolve)
+{
+    static struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)(uint32_t)flags;
+    how.resolve = resolve;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&g_ring.ring);
+    if (sqe == NULL)
+        return INT32_MIN;
+    io_uring_prep_openat2(sqe, dfd, path, &how);
+    return finish_one(sqe);
+}
+
+/* READV of up to cap-1 bytes at offset 0 of `fd` into buf (NUL-terminated); res. */
+static int32_t raw_read(int fd, char *buf, size_t cap)
+{
+    struct iovec iov = {buf, cap - 1};
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&g_ring.ring);
+    if (sqe == NULL)
+        return INT32_MIN;
+    io_uring_prep_readv(sqe, fd, &iov, 1, 0);
+    int32_t res = finish_one(sqe);
+    buf[res > 0 ? res : 0] = '\0';
+    return res;
+}
+
+/* Paths the parent sets before spawn; the child reads them from its copy. */
+static char g_path_a[PATH_MAX], g_path_b[PATH_MAX], g_path_c[PATH_MAX];
+
+struct open_report {
+    int32_t res[8];
+    char text[4][64];
+};
+
+/* Open, then read what was opened (if anything) and close it. */
+static int32_t open_and_read(int32_t res, char *text, size_t cap)
+{
+    text[0] = '\0';
+    if (res >= 0) {
+        (void)raw_read(res, text, cap);
+        (void)close(res);
+    }
+    return res;
+}
+
+/* ---- a worker that stays root has no capabilities ----------------------------- */
+
+/* Report, then block until the test closes its end (it reads /proc meanwhile). */
+static void report_and_wait(const void *r, size_t len)
+{
+    report(r, len);
+    struct pollfd p = {.fd = IOD_WORKER_CLIENT_FD, .events = POLLIN};
+    while (poll(&p, 1, -1) < 0) {
+    }
+    _exit(0);
+}
+
+/* a: a file of uid 65534 mode 0600; b: /proc/<supervisor>/mem; c: a root file 0600. */
+static void body_root_opens(void)
+{
+    static struct open_report r;
+    r.res[0] = open_and_read(raw_openat(AT_FDCWD, g_path_a, O_RDONLY), r.text[0], 64);
+    r.res[1] = open_and_read(raw_openat(AT_FDCWD, g_path_a, O_RDWR), r.text[1], 64);
+    r.res[2] = open_and_read(raw_openat(AT_FDCWD, g_path_b, O_RDWR), r.text[2], 64);
+    r.res[3] = open_and_read(raw_openat(AT_FDCWD, g_path_b, O_RDONLY), r.text[3], 64);
+    r.res[4] = raw_openat(AT_FDCWD, g_path_c, O_RDONLY);
+    if (r.res[4] >= 0)
+        (void)close(r.res[4]);
+    report_and_wait(&r, sizeof r);
+}
+
+Test(sandbox, root_worker_drops_every_capability, .timeout = 20)
+{
+    cr_assert_eq(geteuid(), 0, "this test runs as root (the drop happens in the worker)");
+    char dir[] = "/tmp/iouringd-caps-XXXXXX";
+    cr_assert(mkdtemp(dir) != NULL);
+    snprintf(g_path_a, sizeof g_path_a, "%s/nobodys", dir);
+    snprintf(g_path_b, sizeof g_path_b, "/proc/%d/mem", (int)getpid());
+    snprintf(g_path_c, sizeof g_path_c, "%s/roots", dir);
+    int fd = open(g_path_a, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    cr_assert(fd >= 0 && write(fd, "nobody's", 8) == 8);
+    close(fd);
+    cr_assert_eq(chown(g_path_a, 65534, 65534), 0);
+    fd = open(g_path_c, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    cr_assert(fd >= 0);
+    close(fd);
+    /* Controls: the test itself (root with capabilities) opens both. */
+    char mine[64];
+    cr_assert(status_field(getpid(), "CapEff", mine, sizeof mine));
+    cr_assert_str_neq(mine, "0000000000000000", "control: the test process has no CapEff");
+    fd = open(g_path_a, O_RDWR | O_CLOEXEC);
+    cr_assert(fd >= 0, "control: root with capabilities cannot open %s: %s", g_path_a,
+              strerror(errno));
+    close(fd);
+    fd = open(g_path_b, O_RDWR | O_CLOEXEC);
+    cr_assert(fd >= 0, "control: root with capabilities cannot open %s: %s", g_path_b,
+              strerror(errno));
+    close(fd);
+
+    prepare_trace(false, false, NULL, NULL);
+    cr_assert(!g_sb.switch_user);
+    new_pairs();
+    pid_t pid = spawn(body_root_opens);
+    struct open_report r;
+    read_exact(&r, sizeof r);
+    assert_status(pid, "Uid", "0 0 0 0");
+    assert_status(pid, "Seccomp", "2");
+    static const char *const keys[] = {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"};
+    char caps[5][64];
+    for (size_t i = 0; i < 5; i++)
+        cr_assert(status_field(pid, keys[i], caps[i], sizeof caps[i]));
+    close(g_client[0]);
+    g_client[0] = -1;
+    assert_exit0(wait_child(pid));
+    unlink(g_path_a);
+    unlink(g_path_c);
+    rmdir(dir);
+    for (size_t i = 0; i < 5; i++)
+        cr_expect_str_eq(caps[i], "0000000000000000", "root worker %s: %s, want 0", keys[i],
+                         caps[i]);
+
+    /* uid 0 without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH: other owners' modes hold. */
+    cr_expect_eq(r.res[0], -EACCES,
+                 "OPENAT O_RDONLY of a 0600 file of uid 65534: %d (%s), read \"%s\"", r.res[0],
+                 strerror(-r.res[0]), r.text[0]);
+    cr_expect_eq(r.res[1], -EACCES, "OPENAT O_RDWR of a 0600 file of uid 65534: %d (%s)",
+                 r.res[1], strerror(-r.res[1]));
+    /* Without CAP_SYS_PTRACE the supervisor's memory is out of reach. */
+    cr_expect(r.res[2] == -EACCES || r.res[2] == -EPERM,
+              "OPENAT O_RDWR of /proc/<supervisor>/mem: %d (%s), want -EACCES/-EPERM",
+              r.res[2], strerror(-r.res[2]));
+    cr_expect(r.res[3] == -EACCES || r.res[3] == -EPERM,
+              "OPENAT O_RDONLY of /proc/<supervisor>/mem: %d (%s), want -EACCES/-EPERM",
+              r.res[3], strerror(-r.res[3]));
+    /* What stays true (policy/README.md, Limits): uid 0 still passes the owner
+     * check on a root-owned file, so --worker-user remains the recommendation. */
+    cr_expect(r.res[4] >= 0,
+              "OPENAT of a root-owned 0600 file: %d (%s); the README says a "
+              "capability-less root worker still opens it",
+              r.res[4], strerror(-r.res[4]));
+}
+
+/* ---- --openat-root: chroot, and the ring allows OPENAT2 but not OPENAT -------- */
+
+/* A 0755 root with etc/passwd ("inside passwd") and inside.txt ("inside!"); the real
+ * /etc/passwd and /etc/group exist outside, /etc/group has no copy inside. */
+static void make_root(char *dir)
+{
+    cr_assert(mkdtemp(dir) != NULL);
+    cr_assert_eq(chmod(dir, 0755), 0);
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/etc", dir);
+    cr_assert_eq(mkdir(p, 0755), 0);
+    static const struct {
+        const char *name, *text;
+    } files[] = {{"etc/passwd", "inside passwd"}, {"inside.txt", "inside!"}};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i].name);
+        int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        cr_assert(fd >= 0, "%s: %s", p, strerror(errno));
+        cr_assert_eq(write(fd, files[i].text, strlen(files[i].text)),
+                     (ssize_t)strlen(files[i].text));
+        close(fd);
+    }
+    cr_assert_eq(access("/etc/passwd", R_OK), 0, "no real /etc/passwd to escape to");
+    cr_assert_eq(access("/etc/group", R_OK), 0, "no real /etc/group to escape to");
+}
+
+static void remove_root(const char *dir)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/etc/passwd", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/inside.txt", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/created", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/etc", dir);
+    rmdir(p);
+    rmdir(dir);
+}
+
+/* The first bytes of the real file, as a worker would read them. */
+static void real_head(const char *path, char *out, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    cr_assert(fd >= 0);
+    ssize_t n = read(fd, out, cap - 1);
+    close(fd);
+    out[n > 0 ? n : 0] = '\0';
+}
+
+#define BENEATH (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
+
+/* What a compromised worker under --openat-root tries. */
+static void body_root_escapes(void)
+{
+    static struct open_report r;
+    int root = IOD_WORKER_ROOT_FD;
+    r.res[0] = open_and_read(raw_openat(AT_FDCWD, "/etc/passwd", O_RDONLY), r.text[0], 64);
+    r.res[1] = open_and_read(raw_openat(root, "inside.txt", O_RDONLY), r.text[0], 64);
+    r.res[2] = open_and_read(raw_openat2(root, "../../../../etc/passwd", O_RDONLY, 0),
+                             r.text[1], 64);
+    r.res[3] = open_and_read(raw_openat2(root, "../../../../etc/group", O_RDONLY, 0),
+                             r.text[2], 64);
+    r.res[4] = open_and_read(raw_openat2(AT_FDCWD, "/etc/group", O_RDONLY, 0), r.text[2], 64);
+    r.res[5] = open_and_read(raw_openat2(AT_FDCWD, "/proc/self/root/etc/group", O_RDONLY, 0),
+                             r.text[2], 64);
+    /* Controls: an honest request, and one that creates (always io-wq). */
+    r.res[6] = open_and_read(raw_openat2(root, "inside.txt", O_RDONLY, BENEATH), r.text[3], 64);
+    r.res[7] = raw_openat2(root, "created", O_WRONLY | O_CREAT | O_EXCL, BENEATH);
+    if (r.res[7] >= 0)
+        (void)close(r.res[7]);
+    report_and_wait(&r, sizeof r);
+}
+
+static void link_target(pid_t pid, const char *what, char *out, size_t cap)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, what);
+    ssize_t n = readlink(path, out, cap - 1);
+    out[n < 0 ? 0 : n] = '\0';
+}
+
+static void expect_chrooted_escapes(const struct open_report *r)
+{
+    /* Plain OPENAT is not in the ring any more: the kernel refuses the opcode. */
+    cr_expect_eq(r->res[0], -EACCES, "OPENAT(AT_FDCWD, /etc/passwd): %d (%s)", r->res[0],
+                 strerror(-r->res[0]));
+    cr_expect_eq(r->res[1], -EACCES, "OPENAT(6, inside.txt): %d (%s)", r->res[1],
+                 strerror(-r->res[1]));
+    /* OPENAT2 without RESOLVE_*: ".." stops at the chroot, so "/etc/passwd" is the
+     * copy inside the root, and a file with no copy inside does not exist. */
+    cr_expect(r->res[2] >= 0 && strcmp(r->text[1], "inside passwd") == 0,
+              "OPENAT2(6, ../../../../etc/passwd, no resolve flags): %d, read \"%s\", want "
+              "the copy inside the root",
+              r->res[2], r->text[1]);
+    cr_expect_eq(r->res[3], -ENOENT, "OPENAT2(6, ../../../../etc/group): %d (%s) \"%s\"",
+                 r->res[3], strerror(-r->res[3]), r->text[2]);
+    cr_expect_eq(r->res[4], -ENOENT, "OPENAT2(AT_FDCWD, /etc/group): %d (%s)", r->res[4],
+                 strerror(-r->res[4]));
+    cr_expect_eq(r->res[5], -ENOENT, "OPENAT2(AT_FDCWD, /proc/self/root/etc/group): %d (%s)",
+                 r->res[5], strerror(-r->res[5]));
+    cr_expect(r->res[6] >= 0 && strcmp(r->text[3], "inside!") == 0,
+              "control: OPENAT2(6, inside.txt, BENEATH): %d, read \"%s\"", r->res[6],
+              r->text[3]);
+    cr_expect(r->res[7] >= 0, "control: OPENAT2(6, created, O_CREAT, BENEATH): %d (%s)",
+              r->res[7], strerror(-r->res[7]));
+}
+
+Test(sandbox, openat_root_chroots_and_allows_only_openat2, .timeout = 20)
+{
+    cr_assert_eq(geteuid(), 0, "this test runs as root (a root daemon chroots its workers)");
+    char dir[] = "/tmp/iouringd-chroot-XXXXXX";
+    make_root(dir);
+    prepare_trace(false, false, NULL, dir);
+    cr_assert(policy_allows_op(IORING_OP_OPENAT2) && !policy_allows_op(IORING_OP_OPENAT),
+              "ring policy under --openat-root");
+    new_pairs();
+    pid_t pid = spawn(body_root_escapes);
+    struct open_report r;
+    read_exact(&r, sizeof r);
+    char root[PATH_MAX], cwd[PATH_MAX], fd6[PATH_MAX], capeff[64], capbnd[64];
+    link_target(pid, "root", root, sizeof root);
+    link_target(pid, "cwd", cwd, sizeof cwd);
+    fd_target(pid, IOD_WORKER_ROOT_FD, fd6, sizeof fd6);
+    cr_assert(status_field(pid, "CapEff", capeff, sizeof capeff));
+    cr_assert(status_field(pid, "CapBnd", capbnd, sizeof capbnd));
+    close(g_client[0]);
+    g_client[0] = -1;
+    int st = wait_child(pid);
+    char created[PATH_MAX];
+    snprintf(created, sizeof created, "%s/created", dir);
+    bool made = access(created, F_OK) == 0;
+    remove_root(dir);
+    assert_exit0(st);
+    cr_expect_str_eq(root, dir, "/proc/<worker>/root is %s, want %s", root, dir);
+    cr_expect_str_eq(cwd, dir, "/proc/<worker>/cwd is %s, want %s", cwd, dir);
+    cr_expect_str_eq(fd6, dir, "fd 6 is %s, want %s", fd6, dir);
+    /* Chrooted first, then every capability dropped (CAP_SYS_CHROOT too). */
+    cr_expect_str_eq(capeff, "0000000000000000");
+    cr_expect_str_eq(capbnd, "0000000000000000");
+    expect_chrooted_escapes(&r);
+    cr_expect(made, "O_CREAT inside the root created nothing");
+}
+
+Test(sandbox, openat_root_chroots_before_the_worker_user, .timeout = 20)
+{
+    cr_assert_eq(geteuid(), 0, "this test runs as root");
+    char dir[] = "/tmp/iouringd-chroot-XXXXXX";
+    make_root(dir);
+    cr_assert_eq(chmod(dir, 0777), 0); /* nobody creates "created" */
+    prepare_trace(false, false, "nobody", dir);
+    new_pairs();
+    pid_t pid = spawn(body_root_escapes);
+    struct open_report r;
+    read_exact(&r, sizeof r);
+    char root[PATH_MAX], uid[64], want[64];
+    link_target(pid, "root", root, sizeof root);
+    cr_assert(status_field(pid, "Uid", uid, sizeof uid));
+    close(g_client[0]);
+    g_client[0] = -1;
+    int st = wait_child(pid);
+    remove_root(dir);
+    assert_exit0(st);
+    snprintf(want, sizeof want, "%u %u %u %u", g_sb.uid, g_sb.uid, g_sb.uid, g_sb.uid);
+    cr_expect_str_eq(uid, want);
+    cr_expect_str_eq(root, dir, "/proc/<worker>/root is %s, want %s", root, dir);
+    expect_chrooted_escapes(&r);
+}
+
+/* Without --openat-root: OPENAT works, OPENAT2 is refused, no chroot. */
+static void body_no_root(void)
+{
+    static struct open_report r;
+    r.res[0] = open_and_read(raw_openat(AT_FDCWD, "/etc/passwd", O_RDONLY), r.text[0], 64);
+    r.res[1] = open_and_read(raw_openat2(AT_FDCWD, "/etc/passwd", O_RDONLY, 0), r.text[1], 64);
+    r.res[2] = open_and_read(raw_openat2(AT_FDCWD, "/etc/passwd", O_RDONLY, BENEATH),
+                             r.text[1], 64);
+    report_and_wait(&r, sizeof r);
+}
+
+Test(sandbox, without_openat_root_openat2_is_refused, .timeout = 20)
+{
+    prepare_trace(false, false, NULL, NULL);
+    cr_assert(policy_allows_op(IORING_OP_OPENAT) && !policy_allows_op(IORING_OP_OPENAT2));
+    char head[64];
+    real_head("/etc/passwd", head, sizeof head);
+    new_pairs();
+    pid_t pid = spawn(body_no_root);
+    struct open_report r;
+    read_exact(&r, sizeof r);
+    char root[PATH_MAX];
+    link_target(pid, "root", root, sizeof root);
+    close(g_client[0]);
+    g_client[0] = -1;
+    assert_exit0(wait_child(pid));
+    cr_expect_str_eq(root, "/", "/proc/<worker>/root is %s without --openat-root", root);
+    cr_expect(r.res[0] >= 0 && strcmp(r.text[0], head) == 0,
+              "OPENAT(AT_FDCWD, /etc/passwd): %d, read \"%s\"", r.res[0], r.text[0]);
+    cr_expect_eq(r.res[1], -EACCES, "OPENAT2 without --openat-root: %d (%s)", r.res[1],
+                 strerror(-r.res[1]));
+    cr_expect_eq(r.res[2], -EACCES, "OPENAT2 (BENEATH) without --openat-root: %d (%s)",
+                 r.res[2], strerror(-r.res[2]));
+}
+
+/* An unprivileged daemon with --openat-root: the worker cannot chroot, so only
+ * RESOLVE_BENEATH, which the worker itself sets, bounds the path. This pins the
+ * limit policy/README.md states; it is not a guarantee. */
+static void body_unprivileged_root(void)
+{
+    static struct open_report r;
+    int root = IOD_WORKER_ROOT_FD;
+    r.res[0] = open_and_read(raw_openat(AT_FDCWD, "/etc/passwd", O_RDONLY), r.text[0], 64);
+    r.res[1] = open_and_read(raw_openat2(root, "../../../../etc/passwd", O_RDONLY, 0),
+                             r.text[1], 64);
+    r.res[2] = open_and_read(raw_openat2(root, "inside.txt", O_RDONLY, BENEATH), r.text[2], 64);
+    report_and_wait(&r, sizeof r);
+}
+
+/* Ops io_uring runs in an io-wq thread (O_CREAT, a ".." walk). */
+static void body_unprivileged_io_wq(void)
+{
+    static struct open_report r;
+    int root = IOD_WORKER_ROOT_FD;
+    r.res[0] = raw_openat2(root, "created", O_WRONLY | O_CREAT | O_EXCL, BENEATH);
+    if (r.res[0] >= 0)
+        (void)close(r.res[0]);
+    r.res[1] = raw_openat2(root, "../../../../etc/passwd", O_RDONLY, BENEATH);
+    if (r.res[1] >= 0)
+        (void)close(r.res[1]);
+    r.res[2] = open_and_read(raw_openat2(root, "etc/../inside.txt", O_RDONLY, BENEATH),
+                             r.text[2], 64);
+    report_and_wait(&r, sizeof r);
+}
+
+static pid_t spawn_unprivileged(body_fn body)
+{
+    g_parent = getpid();
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        /* What an unprivileged daemon is: no root, no capabilities. */
+        if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+            setresuid(65534, 65534, 65534) < 0)
+            _exit(EXIT_SETUP_BASE + 1);
+        int ret = bring_up(g_parent);
+        if (ret < 0)
+            setup_failed(ret);
+        body();
+        _exit(0);
+    }
+    close(g_client[1]);
+    close(g_chan[1]);
+    g_client[1] = g_chan[1] = -1;
+    return pid;
+}
+
+Test(sandbox, unprivileged_openat_root_is_not_a_chroot, .timeout = 20)
+{
+    cr_assert_eq(geteuid(), 0, "this test runs as root and drops to 65534 in the child");
+    char dir[] = "/tmp/iouringd-nochroot-XXXXXX";
+    make_root(dir);
+    prepare_trace(false, false, NULL, dir);
+    char head[64];
+    real_head("/etc/passwd", head, sizeof head);
+    new_pairs();
+    pid_t pid = spawn_unprivileged(body_unprivileged_root);
+    struct open_report r;
+    read_exact(&r, sizeof r);
+    char root[PATH_MAX];
+    link_target(pid, "root", root, sizeof root);
+    close(g_client[0]);
+    g_client[0] = -1;
+    int st = wait_child(pid);
+    remove_root(dir);
+    assert_exit0(st);
+    cr_expect_str_eq(root, "/", "an unprivileged worker has root %s", root);
+    cr_expect_eq(r.res[0], -EACCES, "OPENAT is still refused: %d (%s)", r.res[0],
+                 strerror(-r.res[0]));
+    /* The limit: a compromised worker drops the resolve flags, and ".." leaves. */
+    cr_expect(r.res[1] >= 0 && strcmp(r.text[1], head) == 0,
+              "OPENAT2(6, ../../../../etc/passwd, no resolve flags): %d, read \"%s\"", r.res[1],
+              r.text[1]);
+    cr_expect(r.res[2] >= 0 && strcmp(r.text[2], "inside!") == 0,
+              "OPENAT2(6, inside.txt, BENEATH): %d, read \"%s\"", r.res[2], r.text[2]);
+}
+
+/* policy/README.md: "NPROC 0, root workers only", because io-wq threads count
+ * against RLIMIT_NPROC for a non-root uid. A daemon started unprivileged has no
+ * --worker-user, and its workers must keep NPROC too, or every op io_uring runs in
+ * an io-wq thread completes -ECANCELED. */
+Test(sandbox, unprivileged_worker_keeps_nproc_for_io_wq, .timeout = 20)
+{
+    cr_assert_eq(geteuid(), 0, "this test runs as root and drops to 65534 in the child");
+    char dir[] = "/tmp/iouringd-nochroot-XXXXXX";
+    make_root(dir);
+    cr_assert_eq(chmod(dir, 0777), 0);
+    prepare_trace(false, false, NULL, dir);
+    new_pairs();
+    pid_t pid = spawn_unprivileged(body_unprivileged_io_wq);
+    struct open_report r;
+    read_exact(&r, sizeof r);
+    long long soft, hard;
+    proc_limit(pid, "Max processes", &soft, &hard);
+    close(g_client[0]);
+    g_client[0] = -1;
+    int st = wait_child(pid);
+    char created[PATH_MAX];
+    snprintf(created, sizeof created, "%s/created", dir);
+    bool made = access(created, F_OK) == 0;
+    remove_root(dir);
+    assert_exit0(st);
+    cr_expect(r.res[0] >= 0 && made, "OPENAT2(6, created, O_CREAT, BENEATH): %d (%s)", r.res[0],
+              strerror(-r.res[0]));
+    cr_expect_eq(r.res[1], -EXDEV, "OPENAT2(6, ../../../../etc/passwd, BENEATH): %d (%s)",
+                 r.res[1], strerror(-r.res[1]));
+    cr_expect(r.res[2] >= 0 && strcmp(r.text[2], "inside!") == 0,
+              "OPENAT2(6, etc/../inside.txt, BENEATH): %d (%s), read \"%s\"", r.res[2],
+              strerror(-r.res[2]), r.text[2]);
+    cr_expect(soft != 0 && hard != 0, "unprivileged worker RLIMIT_NPROC %lld/%lld", soft, hard);
 }
