@@ -1,20 +1,13 @@
 /* Talking to the daemon through the client library: connect + handshake, then
  * the daemon-counters extension, falling back to GET_STATS on a second
  * connection when the daemon (v1-only, or older) disconnects on it. */
+#include "clock.h"
 #include "ctl.h"
 
 #include <iouringd/client.h>
 
 #include <errno.h>
 #include <string.h>
-#include <time.h>
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int failed(struct ctl_error *e, enum ctl_stage stage, int err)
 {
@@ -29,9 +22,9 @@ int ctl_open(const char *socket, uint64_t *rtt_ns, struct ctl_error *e)
     if (fd < 0)
         return failed(e, CTL_STAGE_CONNECT, errno);
     struct iouringd_handshake_result hs;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = iod_now_ns();
     int r = iouringd_client_handshake_fd(fd, &hs);
-    uint64_t t1 = now_ns();
+    uint64_t t1 = iod_now_ns();
     if (r < 0) {
         int err = errno;
         iouringd_client_close(fd);
