@@ -26,9 +26,10 @@ LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CTL_SRCS    := $(wildcard src/ctl/*.c)
 CTL_OBJS    := $(CTL_SRCS:%.c=$(BUILD)/obj/%.o)
 EXAMPLES    := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
-UNIT_SRCS   := $(wildcard tests/unit/*.c)
+TEST_COMMON := $(wildcard tests/common/*.c)
+UNIT_SRCS   := $(wildcard tests/unit/*.c) $(TEST_COMMON)
 UNIT_OBJS   := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
-INTEG_SRCS  := $(wildcard tests/integration/*.c) $(wildcard tests/helpers/*.c)
+INTEG_SRCS  := $(wildcard tests/integration/*.c) $(wildcard tests/helpers/*.c) $(TEST_COMMON)
 INTEG_OBJS  := $(INTEG_SRCS:%.c=$(BUILD)/obj/%.o)
 
 DAEMON      := $(BUILD)/bin/iouringd

@@ -21,6 +21,7 @@
 
 #include "../helpers/harness.h"
 #include "../helpers/io_helpers.h"
+#include "../common/proc.h"
 
 TestSuite(sandbox_daemon, .fini = h_cleanup, .timeout = 30);
 
@@ -31,97 +32,18 @@ TestSuite(sandbox_daemon, .fini = h_cleanup, .timeout = 30);
 
 /* ---- /proc ------------------------------------------------------------------ */
 
-/* "Key:" of /proc/pid/status with runs of blanks collapsed to one space. */
-static void status_field(pid_t pid, const char *key, char *out, size_t cap)
-{
-    char path[64], line[512];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "re");
-    cr_assert(f != NULL, "%s: %s", path, strerror(errno));
-    bool found = false;
-    size_t klen = strlen(key);
-    while (!found && fgets(line, sizeof line, f)) {
-        if (strncmp(line, key, klen) != 0 || line[klen] != ':')
-            continue;
-        size_t o = 0;
-        bool space = false;
-        for (const char *s = line + klen + 1; *s && *s != '\n'; s++) {
-            if (*s == ' ' || *s == '\t') {
-                space = o > 0;
-                continue;
-            }
-            if (space && o + 1 < cap)
-                out[o++] = ' ';
-            space = false;
-            if (o + 1 < cap)
-                out[o++] = *s;
-        }
-        out[o] = '\0';
-        found = true;
-    }
-    fclose(f);
-    cr_assert(found, "no %s: in %s", key, path);
-}
-
-static void assert_status(pid_t pid, const char *key, const char *want)
-{
-    char got[256];
-    status_field(pid, key, got, sizeof got);
-    cr_assert_str_eq(got, want, "/proc/%d/status %s: \"%s\", want \"%s\"", (int)pid, key, got,
-                     want);
-}
-
-/* Soft and hard value of a /proc/pid/limits row; -1 = unlimited. */
-static void proc_limit(pid_t pid, const char *row, long long *soft, long long *hard)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/limits", (int)pid);
-    FILE *f = fopen(path, "re");
-    cr_assert(f != NULL, "%s: %s", path, strerror(errno));
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f)) {
-        if (strncmp(line, row, strlen(row)) != 0)
-            continue;
-        char s[32], h[32];
-        cr_assert_eq(sscanf(line + strlen(row), " %31s %31s", s, h), 2, "row: %s", line);
-        *soft = strcmp(s, "unlimited") == 0 ? -1 : atoll(s);
-        *hard = strcmp(h, "unlimited") == 0 ? -1 : atoll(h);
-        found = true;
-    }
-    fclose(f);
-    cr_assert(found, "no \"%s\" row in %s", row, path);
-}
-
-static void assert_limit(pid_t pid, const char *row, long long want)
-{
-    long long soft, hard;
-    proc_limit(pid, row, &soft, &hard);
-    cr_assert(soft == want && hard == want, "%s of worker %d: %lld/%lld, want %lld/%lld", row,
-              (int)pid, soft, hard, want, want);
-}
-
-/* The value the worker sets (never above the inherited hard limit). */
-static long long clamp_to_hard(int resource, long long value)
-{
-    struct rlimit rl;
-    cr_assert_eq(getrlimit(resource, &rl), 0);
-    if (rl.rlim_max != RLIM_INFINITY && (unsigned long long)value > rl.rlim_max)
-        return (long long)rl.rlim_max;
-    return value;
-}
-
 /* Defaults: 32 registered fds, one 4096-byte buffer. */
 static void assert_default_limits(pid_t w)
 {
-    long page = sysconf(_SC_PAGESIZE);
-    long long per_buf = (4096 + page - 1) / page * page;
-    assert_limit(w, "Max core file size", 0);
-    assert_limit(w, "Max open files", clamp_to_hard(RLIMIT_NOFILE, 32 + 64));
+    unsigned long long page = (unsigned long long)sysconf(_SC_PAGESIZE);
+    unsigned long long per_buf = (4096 + page - 1) / page * page;
+    proc_assert_limit(w, "Max core file size", 0);
+    proc_assert_limit(w, "Max open files", proc_expected_limit(RLIMIT_NOFILE, 32 + 64));
     /* Charged per uid across all workers: 64 workers' rings (S = 64: 4 KiB of
      * SQEs, the rest page-rounded) and buffers, plus 1 MiB (sandbox.c). */
-    long long ring = 4096 + (64 * 4 + 2 * 64 * 16 + 8192 + page - 1) / page * page;
-    assert_limit(w, "Max locked memory",
-                 clamp_to_hard(RLIMIT_MEMLOCK, 64 * (ring + per_buf) + 1024 * 1024));
+    unsigned long long ring = 4096 + (64 * 4 + 2 * 64 * 16 + 8192 + page - 1) / page * page;
+    proc_assert_limit(w, "Max locked memory",
+                      proc_expected_limit(RLIMIT_MEMLOCK, 64 * (ring + per_buf) + 1024 * 1024));
 }
 
 static void fd_target(pid_t pid, int fd, char *out, size_t cap)
@@ -170,11 +92,11 @@ static void assert_worker_fds(pid_t w, unsigned long long want)
 static void assert_filtered(pid_t w)
 {
     char mine[32], want[32];
-    status_field(getpid(), "Seccomp_filters", mine, sizeof mine);
+    cr_assert(proc_status_field(getpid(), "Seccomp_filters", mine, sizeof mine));
     snprintf(want, sizeof want, "%ld", strtol(mine, NULL, 10) + 1);
-    assert_status(w, "Seccomp", "2");
-    assert_status(w, "Seccomp_filters", want);
-    assert_status(w, "NoNewPrivs", "1");
+    proc_assert_status(w, "Seccomp", "2");
+    proc_assert_status(w, "Seccomp_filters", want);
+    proc_assert_status(w, "NoNewPrivs", "1");
 }
 
 static void nop_ok(struct h_conn *c, uint64_t id, uint32_t credits_after)
@@ -219,11 +141,11 @@ Test(sandbox_daemon, worker_is_filtered_with_exact_fds_and_limits, .timeout = 30
     assert_filtered(w);
     assert_worker_fds(w, 0x3fULL);
     assert_default_limits(w);
-    assert_limit(w, "Max processes", 0); /* a root worker: NPROC 0 */
+    proc_assert_limit(w, "Max processes", 0); /* a root worker: NPROC 0 */
     /* The supervisor adds no filter of its own: it forks the workers. */
     char mine[32];
-    status_field(getpid(), "Seccomp_filters", mine, sizeof mine);
-    assert_status(d->pid, "Seccomp_filters", mine);
+    cr_assert(proc_status_field(getpid(), "Seccomp_filters", mine, sizeof mine));
+    proc_assert_status(d->pid, "Seccomp_filters", mine);
     nop_ok(c, 1, caps.submit_credits - 1);
 }
 
@@ -401,12 +323,12 @@ Test(sandbox_daemon, worker_user_nobody_drops_and_io_still_works, .timeout = 30)
 
     char want[64];
     snprintf(want, sizeof want, "%d %d %d %d", NOBODY, NOBODY, NOBODY, NOBODY);
-    assert_status(w, "Uid", want);
-    assert_status(w, "Gid", want);
-    assert_status(w, "Groups", "");
-    assert_status(w, "CapEff", "0000000000000000");
-    assert_status(w, "CapPrm", "0000000000000000");
-    assert_status(d->pid, "Uid", "0 0 0 0"); /* the supervisor stays root */
+    proc_assert_status(w, "Uid", want);
+    proc_assert_status(w, "Gid", want);
+    proc_assert_status(w, "Groups", "");
+    proc_assert_status(w, "CapEff", "0000000000000000");
+    proc_assert_status(w, "CapPrm", "0000000000000000");
+    proc_assert_status(d->pid, "Uid", "0 0 0 0"); /* the supervisor stays root */
     assert_filtered(w);
     assert_worker_fds(w, 0x3fULL);
     /* Not dumpable: /proc/<pid> of a non-dumpable process belongs to root, whatever
@@ -604,7 +526,7 @@ static void assert_no_capabilities(pid_t w)
 {
     static const char *const keys[] = {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        assert_status(w, keys[i], "0000000000000000");
+        proc_assert_status(w, keys[i], "0000000000000000");
 }
 
 /* OPENAT that must fail with one of two errnos. */
@@ -638,12 +560,12 @@ Test(sandbox_daemon, root_worker_has_no_capabilities, .timeout = 30)
     struct h_conn *c = h_client(d, &caps);
     uint32_t C = caps.submit_credits;
     pid_t w = io_worker_pid(d);
-    assert_status(w, "Uid", "0 0 0 0");
+    proc_assert_status(w, "Uid", "0 0 0 0");
     assert_no_capabilities(w);
     assert_filtered(w);
     /* Control: the supervisor keeps its capabilities (it forks, switches users). */
     char sup[64];
-    status_field(d->pid, "CapEff", sup, sizeof sup);
+    cr_assert(proc_status_field(d->pid, "CapEff", sup, sizeof sup));
     cr_assert_str_neq(sup, "0000000000000000", "supervisor CapEff %s", sup);
 
     uint64_t task = 1;
@@ -732,9 +654,9 @@ Test(sandbox_daemon, openat_root_with_worker_user_chroots_then_drops, .timeout =
     proc_link(w, "root", t, sizeof t);
     cr_assert_str_eq(t, root, "/proc/<worker>/root is %s, want %s", t, root);
     snprintf(want, sizeof want, "%d %d %d %d", NOBODY, NOBODY, NOBODY, NOBODY);
-    assert_status(w, "Uid", want);
-    assert_status(w, "CapEff", "0000000000000000");
-    assert_status(w, "CapPrm", "0000000000000000");
+    proc_assert_status(w, "Uid", want);
+    proc_assert_status(w, "CapEff", "0000000000000000");
+    proc_assert_status(w, "CapPrm", "0000000000000000");
 
     uint64_t task = 1;
     open_ok(c, task++, C, "inside.txt", O_RDONLY, 0);

@@ -43,6 +43,7 @@
 #include "probe.h"
 #include "ring.h"
 #include "sandbox.h"
+#include "../common/proc.h"
 #include "worker.h"
 
 TestSuite(sandbox, .timeout = 30);
@@ -241,87 +242,6 @@ static size_t read_rest(char *buf, size_t cap)
 }
 
 /* ---- /proc ----------------------------------------------------------------- */
-
-/* The value of "Key:" in /proc/pid/status, whitespace collapsed to single spaces. */
-static bool status_field(pid_t pid, const char *key, char *out, size_t cap)
-{
-    char path[64], line[512];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
-        return false;
-    bool found = false;
-    size_t klen = strlen(key);
-    while (!found && fgets(line, sizeof line, f)) {
-        if (strncmp(line, key, klen) != 0 || line[klen] != ':')
-            continue;
-        size_t o = 0;
-        bool space = false;
-        for (const char *s = line + klen + 1; *s && *s != '\n'; s++) {
-            if (*s == ' ' || *s == '\t') {
-                space = o > 0;
-                continue;
-            }
-            if (space && o + 1 < cap)
-                out[o++] = ' ';
-            space = false;
-            if (o + 1 < cap)
-                out[o++] = *s;
-        }
-        out[o] = '\0';
-        found = true;
-    }
-    fclose(f);
-    return found;
-}
-
-static void assert_status(pid_t pid, const char *key, const char *want)
-{
-    char got[256];
-    cr_assert(status_field(pid, key, got, sizeof got), "no %s: in /proc/%d/status", key,
-              (int)pid);
-    cr_assert_str_eq(got, want, "/proc/%d/status %s: \"%s\", want \"%s\"", (int)pid, key, got,
-                     want);
-}
-
-/* Soft and hard value of a /proc/pid/limits row ("Max open files"); -1 = unlimited. */
-static void proc_limit(pid_t pid, const char *row, long long *soft, long long *hard)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/limits", (int)pid);
-    FILE *f = fopen(path, "re");
-    cr_assert(f != NULL, "%s: %s", path, strerror(errno));
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f)) {
-        if (strncmp(line, row, strlen(row)) != 0)
-            continue;
-        char s[32], h[32];
-        cr_assert_eq(sscanf(line + strlen(row), " %31s %31s", s, h), 2, "limits row: %s", line);
-        *soft = strcmp(s, "unlimited") == 0 ? -1 : atoll(s);
-        *hard = strcmp(h, "unlimited") == 0 ? -1 : atoll(h);
-        found = true;
-    }
-    fclose(f);
-    cr_assert(found, "no \"%s\" row in %s", row, path);
-}
-
-static void assert_limit(pid_t pid, const char *row, long long want)
-{
-    long long soft, hard;
-    proc_limit(pid, row, &soft, &hard);
-    cr_assert(soft == want && hard == want, "%s of %d: %lld/%lld, want %lld/%lld", row,
-              (int)pid, soft, hard, want, want);
-}
-
-/* What the bring-up sets, given the test's own hard limit (it never raises). */
-static long long expected_limit(int resource, unsigned long long value)
-{
-    struct rlimit rl;
-    cr_assert_eq(getrlimit(resource, &rl), 0);
-    if (rl.rlim_max != RLIM_INFINITY && value > rl.rlim_max)
-        value = rl.rlim_max;
-    return (long long)value;
-}
 
 static void fd_target(pid_t pid, int fd, char *out, size_t cap)
 {
@@ -832,12 +752,12 @@ Test(sandbox, worker_status_fds_and_limits, .timeout = 20)
     read_exact(&c, 1);
     cr_assert_eq(c, 'R');
 
-    assert_status(pid, "Seccomp", "2");
+    proc_assert_status(pid, "Seccomp", "2");
     char mine[32], want[32];
-    cr_assert(status_field(getpid(), "Seccomp_filters", mine, sizeof mine));
+    cr_assert(proc_status_field(getpid(), "Seccomp_filters", mine, sizeof mine));
     snprintf(want, sizeof want, "%ld", strtol(mine, NULL, 10) + 1); /* one more than ours */
-    assert_status(pid, "Seccomp_filters", want);
-    assert_status(pid, "NoNewPrivs", "1");
+    proc_assert_status(pid, "Seccomp_filters", want);
+    proc_assert_status(pid, "NoNewPrivs", "1");
 
     unsigned long long fds = fd_set_of(pid);
     cr_assert_eq(fds, 0x3fULL, "worker fds 0x%llx, want exactly 0-5 (0x3f)", fds);
@@ -852,17 +772,17 @@ Test(sandbox, worker_status_fds_and_limits, .timeout = 20)
     long page = sysconf(_SC_PAGESIZE);
     unsigned long long per_buf = (g_opt.io_bytes_max + (unsigned long long)page - 1) /
                                  (unsigned long long)page * (unsigned long long)page;
-    assert_limit(pid, "Max core file size", 0);
-    assert_limit(pid, "Max processes", 0); /* root worker: NPROC 0 */
-    assert_limit(pid, "Max open files",
-                 expected_limit(RLIMIT_NOFILE, g_opt.registered_fds + 64ULL));
+    proc_assert_limit(pid, "Max core file size", 0);
+    proc_assert_limit(pid, "Max processes", 0); /* root worker: NPROC 0 */
+    proc_assert_limit(pid, "Max open files",
+                 proc_expected_limit(RLIMIT_NOFILE, g_opt.registered_fds + 64ULL));
     /* Locked memory is charged per uid across all its workers: the limit
      * covers max_clients workers' rings and buffers (sandbox.c). */
     unsigned long long ring = 4096 /* 64 SQEs of 64 bytes */ +
                               (64 * 4 + 2 * 64 * 16 + 8192 + (unsigned long long)page - 1) /
                                   (unsigned long long)page * (unsigned long long)page;
-    assert_limit(pid, "Max locked memory",
-                 expected_limit(RLIMIT_MEMLOCK,
+    proc_assert_limit(pid, "Max locked memory",
+                 proc_expected_limit(RLIMIT_MEMLOCK,
                                 g_opt.max_clients * (ring + per_buf * g_opt.registered_buffers) +
                                     1024 * 1024));
     cr_assert_eq(iod_sandbox_memlock_limit(&g_opt),
@@ -942,14 +862,14 @@ Test(sandbox, worker_user_drop_and_not_dumpable, .timeout = 20)
     read_exact(&c, 1);
     char want[64];
     snprintf(want, sizeof want, "%u %u %u %u", g_sb.uid, g_sb.uid, g_sb.uid, g_sb.uid);
-    assert_status(pid, "Uid", want);
+    proc_assert_status(pid, "Uid", want);
     snprintf(want, sizeof want, "%u %u %u %u", g_sb.gid, g_sb.gid, g_sb.gid, g_sb.gid);
-    assert_status(pid, "Gid", want);
-    assert_status(pid, "Groups", "");
-    assert_status(pid, "CapEff", "0000000000000000");
-    assert_status(pid, "CapPrm", "0000000000000000");
-    assert_status(pid, "Seccomp", "2");
-    assert_status(pid, "NoNewPrivs", "1");
+    proc_assert_status(pid, "Gid", want);
+    proc_assert_status(pid, "Groups", "");
+    proc_assert_status(pid, "CapEff", "0000000000000000");
+    proc_assert_status(pid, "CapPrm", "0000000000000000");
+    proc_assert_status(pid, "Seccomp", "2");
+    proc_assert_status(pid, "NoNewPrivs", "1");
     /* Not dumpable: the kernel then owns its /proc files by root, not by its uid.
      * The control shows a dumpable process of the same uid is owned by that uid. */
     cr_assert_eq(proc_owner(pid), 0, "/proc/%d/status owned by %u: worker is dumpable",
@@ -966,7 +886,7 @@ Test(sandbox, worker_user_drop_and_not_dumpable, .timeout = 20)
     long long soft, hard;
     proc_limit(pid, "Max processes", &soft, &hard);
     cr_assert(soft != 0 && hard != 0, "nobody worker has RLIMIT_NPROC %lld/%lld", soft, hard);
-    assert_limit(pid, "Max core file size", 0);
+    proc_assert_limit(pid, "Max core file size", 0);
 
     close(g_client[0]);
     g_client[0] = -1;
@@ -1297,7 +1217,7 @@ Test(sandbox, root_worker_drops_every_capability, .timeout = 20)
     close(fd);
     /* Controls: the test itself (root with capabilities) opens both. */
     char mine[64];
-    cr_assert(status_field(getpid(), "CapEff", mine, sizeof mine));
+    cr_assert(proc_status_field(getpid(), "CapEff", mine, sizeof mine));
     cr_assert_str_neq(mine, "0000000000000000", "control: the test process has no CapEff");
     fd = open(g_path_a, O_RDWR | O_CLOEXEC);
     cr_assert(fd >= 0, "control: root with capabilities cannot open %s: %s", g_path_a,
@@ -1314,12 +1234,12 @@ Test(sandbox, root_worker_drops_every_capability, .timeout = 20)
     pid_t pid = spawn(body_root_opens);
     struct open_report r;
     read_exact(&r, sizeof r);
-    assert_status(pid, "Uid", "0 0 0 0");
-    assert_status(pid, "Seccomp", "2");
+    proc_assert_status(pid, "Uid", "0 0 0 0");
+    proc_assert_status(pid, "Seccomp", "2");
     static const char *const keys[] = {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"};
     char caps[5][64];
     for (size_t i = 0; i < 5; i++)
-        cr_assert(status_field(pid, keys[i], caps[i], sizeof caps[i]));
+        cr_assert(proc_status_field(pid, keys[i], caps[i], sizeof caps[i]));
     close(g_client[0]);
     g_client[0] = -1;
     assert_exit0(wait_child(pid));
@@ -1475,8 +1395,8 @@ Test(sandbox, openat_root_chroots_and_allows_only_openat2, .timeout = 20)
     link_target(pid, "root", root, sizeof root);
     link_target(pid, "cwd", cwd, sizeof cwd);
     fd_target(pid, IOD_WORKER_ROOT_FD, fd6, sizeof fd6);
-    cr_assert(status_field(pid, "CapEff", capeff, sizeof capeff));
-    cr_assert(status_field(pid, "CapBnd", capbnd, sizeof capbnd));
+    cr_assert(proc_status_field(pid, "CapEff", capeff, sizeof capeff));
+    cr_assert(proc_status_field(pid, "CapBnd", capbnd, sizeof capbnd));
     close(g_client[0]);
     g_client[0] = -1;
     int st = wait_child(pid);
@@ -1508,7 +1428,7 @@ Test(sandbox, openat_root_chroots_before_the_worker_user, .timeout = 20)
     read_exact(&r, sizeof r);
     char root[PATH_MAX], uid[64], want[64];
     link_target(pid, "root", root, sizeof root);
-    cr_assert(status_field(pid, "Uid", uid, sizeof uid));
+    cr_assert(proc_status_field(pid, "Uid", uid, sizeof uid));
     close(g_client[0]);
     g_client[0] = -1;
     int st = wait_child(pid);
