@@ -56,7 +56,9 @@ struct wslot {
     uint64_t conn;
     uid_t uid;
     struct iod_worker_counters last;
-    uint64_t answered_round;
+    uint64_t answered_round; /* counts as answered up to this round */
+    uint64_t collect_sent;   /* round of the last COLLECT it was sent */
+    uint64_t reported_round; /* newest round it really answered */
     uint64_t stats_round; /* round that answers its GET_STATS, 0 if none */
     uint16_t stats_query; /* IOD_CHAN_STATS_QUERY or IOD_CHAN_COUNTERS_QUERY */
     bool killed;          /* killed by us for a malformed record */
@@ -213,12 +215,20 @@ static void kill_worker(struct wslot *w, const char *why)
 
 static void send_collect(struct wslot *w)
 {
+    /* At most one COLLECT in flight per worker: one that has not answered
+     * the last (stopped, stuck) is represented by its last report, and its
+     * channel never fills, so the supervisor never waits on it. */
+    if (w->chan < 0 || w->collect_sent > w->reported_round) {
+        w->answered_round = S.round;
+        return;
+    }
     union iod_chan_record r;
     iod_chan_init(&r, IOD_CHAN_COLLECT);
     r.collect.round = S.round;
-    /* A worker that cannot take it is exiting: its last report stands. */
-    if (w->chan < 0 || iod_chan_send(w->chan, &r) < 0)
-        w->answered_round = S.round;
+    if (iod_chan_send(w->chan, &r) < 0)
+        w->answered_round = S.round; /* exiting: its last report stands */
+    else
+        w->collect_sent = S.round;
 }
 
 static void start_round(void)
@@ -324,6 +334,8 @@ static void on_channel(struct wslot *w)
         w->last = r.snapshot.c;
         if (r.snapshot.round > w->answered_round)
             w->answered_round = r.snapshot.round;
+        if (r.snapshot.round > w->reported_round)
+            w->reported_round = r.snapshot.round;
         if (r.snapshot.c.final)
             w->answered_round = UINT64_MAX;
     }
@@ -345,13 +357,14 @@ static void refuse(int fd, enum refusal why, uid_t uid, uint64_t conn)
     if (fd >= 0)
         close(fd);
     S.refused[why]++;
-    lifecycle("warn", "client_refused", "conn=%" PRIu64 " reason=%s uid=%u", conn,
-              refusal_names[why], (unsigned)uid);
-    /* At most one line per reason per second; the count is never lost. */
+    /* At most one pair of lines per reason per second, so a connection flood
+     * cannot flood the log; the count is never lost. */
     uint64_t sec = iod_now_ns() / 1000000000u + 1;
     if (S.refused_printed_sec[why] == sec)
         return;
     S.refused_printed_sec[why] = sec;
+    lifecycle("warn", "client_refused", "conn=%" PRIu64 " reason=%s uid=%u refused_total=%" PRIu64,
+              conn, refusal_names[why], (unsigned)uid, S.refused[why]);
     iod_line("iouringd admission pid=%ld%s conn=%" PRIu64 " event=refused reason=%s uid=%u"
              " clients=%u uid_clients=%u refused_total=%" PRIu64 "\n",
              (long)S.pid, S.job, conn, refusal_names[why], (unsigned)uid, S.live,
@@ -378,7 +391,8 @@ static void spawn(int fd, uid_t uid, uint64_t conn)
         refuse(fd, REFUSE_RESOURCES, uid, conn);
         return;
     }
-    pid_t pid = fork();
+    /* The supervisor's end never blocks: a stuck worker must not stall it. */
+    pid_t pid = fcntl(sp[0], F_SETFL, O_NONBLOCK) < 0 ? -1 : fork();
     if (pid < 0) {
         close(sp[0]);
         close(sp[1]);

@@ -91,7 +91,7 @@ static const char *const start_keys[] = {
 #define N_START (sizeof start_keys / sizeof start_keys[0])
 static const char *const admitted_keys[] = {"conn", "slot", "worker_pid", "uid", "credits"};
 #define N_ADMITTED (sizeof admitted_keys / sizeof admitted_keys[0])
-static const char *const refused_keys[] = {"conn", "reason", "uid"};
+static const char *const refused_keys[] = {"conn", "reason", "uid", "refused_total"};
 #define N_REFUSED (sizeof refused_keys / sizeof refused_keys[0])
 static const char *const exit_keys[] = {"conn",   "slot", "worker_pid",      "reason",
                                         "signal", "code", "tasks_completed", "duration_ms"};
@@ -369,6 +369,7 @@ Test(observe, client_refused_max_clients)
     cr_assert_str_eq(v[0], "2", "conn= in: %s", line);
     cr_assert_str_eq(v[1], "max_clients", "reason= in: %s", line);
     cr_assert_str_eq(v[2], fmt_u(getuid()), "uid= in: %s", line);
+    cr_assert_str_eq(v[3], "1", "refused_total= in: %s", line);
     free(line);
     /* The contract's admission line is there too. */
     char *al = h_wait_stderr_line(d, "iouringd admission ", 1, H_TIMEOUT_MS);
