@@ -299,9 +299,13 @@ static void finish_round(void)
         start_round();
 }
 
+/* Records handled per worker per wake-up: a worker that floods its channel
+ * (only a compromised one would) cannot keep the supervisor from the rest. */
+#define CHANNEL_BUDGET 16
+
 static void on_channel(struct wslot *w)
 {
-    for (;;) {
+    for (int budget = CHANNEL_BUDGET; budget > 0 && w->chan >= 0; budget--) {
         union iod_chan_record r;
         ssize_t n = iod_chan_recv(w->chan, &r);
         if (n == -EAGAIN)
