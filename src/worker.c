@@ -82,11 +82,13 @@ static void serve(struct iod_session *s)
         }
         if (!s->connected)
             break;
-        if (p[0].revents & POLLIN)
-            iod_session_on_readable(s);
-        else if ((p[0].revents & (POLLHUP | POLLERR)) && !iod_session_wants_read(s))
-            /* Gone while we were not reading (backpressure, stats wait). */
-            iod_session_end(s, IOD_END_CLEAN);
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            if (iod_session_wants_read(s))
+                iod_session_on_readable(s); /* a read reports EOF or the error */
+            else if (p[0].revents & (POLLHUP | POLLERR))
+                /* Gone while we were not reading (backpressure, stats wait). */
+                iod_session_end(s, IOD_END_CLEAN);
+        }
         /* Completions of what was just submitted, then one flush for all. */
         iod_session_reap(s, false);
         iod_session_on_writable(s);
