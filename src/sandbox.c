@@ -122,8 +122,26 @@ int iod_sandbox_rlimits(const struct iod_sandbox *sb, const struct iod_options *
      * rest covers fds 0-6 and descriptors in flight in one recvmsg. */
     if ((ret = set_limit(RLIMIT_NOFILE, (rlim_t)o->registered_fds + 64)) < 0)
         return ret;
-    if ((ret = set_limit(RLIMIT_MEMLOCK, (rlim_t)iod_sandbox_memlock_limit(o))) < 0)
+    if (sb->switch_user) {
+        /* The worker user's locked memory is one counter shared with every
+         * other process of that uid, other daemons' workers included, so no
+         * per-process figure can be right for it. Nothing here needs a
+         * bound: after seccomp a worker can neither mlock nor register more
+         * buffers, so all it ever locks is its own ring and tables. Root
+         * (still root at this step) lifts the limit where it may (it needs
+         * CAP_SYS_RESOURCE, which a container may withhold); otherwise the
+         * whole inherited hard limit is used. */
+        struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
+        if (setrlimit(RLIMIT_MEMLOCK, &rl) < 0) {
+            if (errno != EPERM || getrlimit(RLIMIT_MEMLOCK, &rl) < 0)
+                return -errno;
+            rl.rlim_cur = rl.rlim_max;
+            if (setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
+                return -errno;
+        }
+    } else if ((ret = set_limit(RLIMIT_MEMLOCK, (rlim_t)iod_sandbox_memlock_limit(o))) < 0) {
         return ret;
+    }
     return 0;
 }
 

@@ -35,8 +35,9 @@ int iod_sandbox_prepare(struct iod_sandbox *sb, bool seccomp_log, bool trace_std
 int iod_sandbox_fds(int client_fd, int chan_fd, int root_fd);
 /* RLIMIT_CORE 0, RLIMIT_NPROC 0 (workers that stay root only, see
  * sandbox.c), RLIMIT_NOFILE for the fixed table and RLIMIT_MEMLOCK from
- * iod_sandbox_memlock_limit. Runs before the user switch, while hard limits
- * can still be set; never raises a hard limit. */
+ * iod_sandbox_memlock_limit (unlimited for a --worker-user worker, see
+ * sandbox.c). Runs before the user switch, while hard limits can still be
+ * set; raises none except that one. */
 int iod_sandbox_rlimits(const struct iod_sandbox *sb, const struct iod_options *o);
 /* Bytes of locked memory all workers of one uid need together: max_clients
  * times one worker's ring and registered buffers, plus 1 MiB. */

@@ -213,6 +213,8 @@ static void kill_worker(struct wslot *w, const char *why)
     w->chan = -1;
 }
 
+static void on_channel(struct wslot *w);
+
 static void send_collect(struct wslot *w)
 {
     /* At most one COLLECT in flight per worker: one that has not answered
@@ -225,10 +227,15 @@ static void send_collect(struct wslot *w)
     union iod_chan_record r;
     iod_chan_init(&r, IOD_CHAN_COLLECT);
     r.collect.round = S.round;
-    if (iod_chan_send(w->chan, &r) < 0)
-        w->answered_round = S.round; /* exiting: its last report stands */
-    else
+    if (iod_chan_send(w->chan, &r) == 0) {
         w->collect_sent = S.round;
+        return;
+    }
+    /* Its end is closed: it has exited or is exiting. Its last reports may
+     * still wait in the channel; read them so that they, not an older
+     * report, stand for it. */
+    on_channel(w);
+    w->answered_round = S.round;
 }
 
 static void start_round(void)
@@ -310,6 +317,10 @@ static void on_channel(struct wslot *w)
         ssize_t n = iod_chan_recv(w->chan, &r);
         if (n == -EAGAIN)
             return;
+        /* A worker that exits with a record of ours unread leaves us a
+         * pending ECONNRESET, reported once before the records it sent. */
+        if (n == -ECONNRESET)
+            continue;
         if (n == 0) {
             /* The worker is exiting; the reap will follow. */
             close(w->chan);

@@ -272,3 +272,30 @@ Test(lifecycle, path_of_107_bytes_works)
     struct h_daemon *d = h_start_argv(sock, NULL);
     h_client(d, NULL);
 }
+
+/* A client that leaves just before SIGTERM: its worker may exit while the
+ * final collection runs, with the supervisor's COLLECT unread. Its last
+ * reports still wait in the channel (behind a pending ECONNRESET) and must be
+ * the ones counted. The race is narrow, so it is run many times. */
+Test(lifecycle, shutdown_counts_a_client_that_just_left, .timeout = 60)
+{
+    for (int i = 0; i < 300; i++) {
+        struct h_daemon *d = h_start("--quiet", "--trace-stderr", NULL);
+        struct h_conn *c = h_client(d, NULL);
+        struct iouringd_request_header nop = h_nop();
+        h_assert_submit(h_submit(c, &nop, sizeof nop), 1, 0, 31);
+        struct h_completion comp = h_next_completion(c);
+        h_assert_completion(&comp, 1, 0, IOURINGD_TASK_NOP, 0);
+        h_close(c);
+        h_stop(d);
+        char *all = h_stderr(d);
+        const char *last = strstr(all, "iouringd metrics phase=shutdown ");
+        cr_assert(last != NULL, "run %d: no shutdown line:\n%s", i, all);
+        cr_assert(strstr(last, " active_clients=0 ") != NULL &&
+                      strstr(last, " accepted_submits=1 rejected_submits=0 completions=1 ") != NULL,
+                  "run %d lost the client's counters:\n%s", i, all);
+        cr_assert(strstr(all, "event=malformed_record") == NULL, "run %d:\n%s", i, all);
+        free(all);
+        h_cleanup(); /* frees the harness slots for the next round */
+    }
+}

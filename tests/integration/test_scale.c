@@ -92,7 +92,8 @@ Test(scale, root_workers_with_eight_buffers)
 
 Test(scale, nobody_workers)
 {
-    static const char *const opts[] = {"--max-clients", "200", "--worker-user", "nobody",
-                                       "--registered-buffers", "8", NULL};
+    /* One buffer each: nobody's locked memory is shared with the other
+     * tests that run workers as nobody at the same time. */
+    static const char *const opts[] = {"--max-clients", "200", "--worker-user", "nobody", NULL};
     many_clients(opts);
 }
