@@ -40,6 +40,23 @@ int iod_chan_send(int fd, const union iod_chan_record *r)
     }
 }
 
+bool iod_close_passed_fds(struct msghdr *m)
+{
+    bool any = false;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < nfd; i++) {
+                int f;
+                memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
+                close(f);
+            }
+        }
+        any = true;
+    }
+    return any;
+}
+
 ssize_t iod_chan_recv(int fd, union iod_chan_record *r)
 {
     /* Room for descriptors only so that any sent to us can be closed. */
@@ -56,19 +73,8 @@ ssize_t iod_chan_recv(int fd, union iod_chan_record *r)
     } while (n < 0 && errno == EINTR);
     if (n < 0)
         return -errno;
-    bool had_fds = false;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-            size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (size_t i = 0; i < nfd; i++) {
-                int f;
-                memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
-                close(f);
-            }
-        }
-        had_fds = true;
-    }
-    if (had_fds || (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)))
+    bool had_control = iod_close_passed_fds(&msg);
+    if (had_control || (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)))
         return -EBADMSG;
     return n;
 }

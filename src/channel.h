@@ -95,6 +95,11 @@ struct iod_chan_limits {
     uint64_t max_round;      /* newest round sent to this worker */
 };
 
+struct msghdr;
+/* Closes every descriptor an SCM_RIGHTS message in `m` delivered; true if
+ * `m` carried any control message at all. */
+bool iod_close_passed_fds(struct msghdr *m);
+
 /* Sets type and length. */
 void iod_chan_init(union iod_chan_record *r, enum iod_chan_type type);
 /* Sends one record; 0 or -errno. Never raises SIGPIPE. */

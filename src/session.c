@@ -598,13 +598,7 @@ static void pk_commit(struct iod_session *s)
         if (n <= 0)
             return; /* the bytes were there when peeked; nothing to do */
         /* The peek saw no descriptor here; close any all the same. */
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
-            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-                for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-                    int fd;
-                    memcpy(&fd, CMSG_DATA(c) + i * sizeof fd, sizeof fd);
-                    close(fd);
-                }
+        (void)iod_close_passed_fds(&m);
         left -= (uint32_t)n;
     }
 }
